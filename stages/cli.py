@@ -1,0 +1,88 @@
+"""The `qwen-iac` command line: one subcommand per DVC stage. dvc.yaml calls these from the repository
+root; each reads params.yaml first and refuses a bad one before doing any work."""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from stages import PipelineError
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
+console = Console(stderr=True, soft_wrap=True)
+ParamsFile = Annotated[Path, typer.Option("--params", help="parameters file")]
+
+
+def _run(stage: Callable[..., Any], params_file: Path, *args: Any) -> None:
+    from stages import params
+
+    try:
+        stage(params.load(params_file), *args, console=console)
+    except PipelineError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+@app.command("params")
+def check_params(params_file: ParamsFile = Path("params.yaml")) -> None:
+    """Check params.yaml against the schema. Reads: params.yaml. Writes: nothing."""
+    _run(lambda p, console: console.print("params.yaml is valid"), params_file)
+
+
+@app.command("profile")
+def profile(
+    name: Annotated[str | None, typer.Argument(help="a file name in profiles/, without .yaml")] = None,
+    params_file: ParamsFile = Path("params.yaml"),
+) -> None:
+    """Merge profiles/NAME.yaml into params.yaml, checked against the schema first; without NAME, list the
+    profiles. Reads: profiles/NAME.yaml, params.yaml. Writes: params.yaml (comments kept)."""
+    from stages import profiles
+
+    if name is None:
+        console.print("profiles: " + ", ".join(profiles.available()))
+        return
+    try:
+        keys = profiles.apply(name, params_file)
+    except PipelineError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"{params_file}: profile {name} set {', '.join(keys)}")
+
+
+@app.command("base_model")
+def base_model(params_file: ParamsFile = Path("params.yaml")) -> None:
+    """Resolve model.base (hub id@revision, local dir, .gguf, or pkg:<module>/<file>.gguf) into Hugging Face
+    layout. Reads: params.yaml `model`. Writes: models/base/, metrics/base_model.json."""
+    from stages import base_model as stage
+
+    _run(stage.run, params_file)
+
+
+@app.command("validate")
+def validate(
+    source: Annotated[str, typer.Argument(help="a source under validate.sources: verbosity or iac")],
+    params_file: ParamsFile = Path("params.yaml"),
+) -> None:
+    """Check one raw corpus with great-expectations. Reads: the source's raw JSONL, models/base/ (tokenizer).
+    Writes: data/validated/SOURCE.jsonl, data/rejected/SOURCE.jsonl (every refused row with its reasons),
+    metrics/data_SOURCE.json, reports/data_docs/SOURCE/ (Data Docs HTML). Fails when the reject rate is
+    above validate.max_reject_rate, after writing everything."""
+    from stages import validate as stage
+
+    _run(stage.run, params_file, source)
+
+
+@app.command("split")
+def split(params_file: ParamsFile = Path("params.yaml")) -> None:
+    """Seeded, stratified, leakage-checked split. Reads: data/validated/{verbosity,iac}.jsonl. Writes:
+    data/splits/{stage1_train,stage1_eval,stage2_train,verbosity_eval,iac_heldout,purged}.jsonl,
+    metrics/split.json."""
+    from stages import split as stage
+
+    _run(stage.run, params_file)
+
+
+if __name__ == "__main__":
+    app()

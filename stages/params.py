@@ -1,0 +1,113 @@
+"""The schema of params.yaml. Every stage loads its parameters through `load()`, so an unknown key or
+a value of the wrong type stops the stage before any work, naming the key and what is allowed."""
+
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from stages import PipelineError
+
+Style = Literal["TERSE", "VERBOSE"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelParams(Section):
+    base: str = Field(description="hub id (owner/name), a local directory or .gguf file, or pkg:<module>/<file>")
+    revision: str | None = Field(None, description="commit sha or tag; required for a hub id")
+    dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
+
+
+class SourceParams(Section):
+    path: str
+    default_style: Style | None = None
+    max_length_of: Literal["train_stage1", "train_stage2"]
+    terse_max_tokens: int = Field(gt=0)
+    verbose_min_tokens: int = Field(ge=0)
+    require_code: bool = False
+
+
+class ValidateParams(Section):
+    max_reject_rate: float = Field(ge=0.0, le=1.0)
+    sources: dict[str, SourceParams]
+
+
+class SplitParams(Section):
+    seed: int
+    verbosity_eval_prompts: int = Field(gt=0)
+    stage1_eval_fraction: float = Field(ge=0.0, lt=1.0)
+    iac_heldout_fraction: float = Field(gt=0.0, lt=1.0)
+    replay_fraction: float = Field(ge=0.0, lt=1.0)
+    near_duplicate_threshold: float = Field(gt=0.0, le=1.0)
+
+
+class TrainParams(Section):
+    max_length: int = Field(gt=0)
+
+
+class Params(Section):
+    model: ModelParams
+    validate_: ValidateParams = Field(alias="validate")
+    split: SplitParams
+    train_stage1: TrainParams
+    train_stage2: TrainParams
+
+    @model_validator(mode="after")
+    def _verbosity_and_iac_sources(self) -> "Params":
+        missing = {"verbosity", "iac"} - set(self.validate_.sources)
+        if missing:
+            raise ValueError(f"validate.sources must define {sorted(missing)}")
+        return self
+
+    def train(self, stage: str) -> TrainParams:
+        return getattr(self, stage)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the section at `loc`, walking the schema (dicts of sections included)."""
+    model: Any = Params
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = next((f for name, f in model.model_fields.items() if (f.alias or name) == part), None)
+        if field is None:  # a key of a dict[str, Section]: step into the value type
+            continue
+        annotation = field.annotation
+        if get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        model = annotation
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return []
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(_allowed_keys(error["loc"][:-1]))
+        return f"{key}: unknown key (allowed here: {allowed})"
+    if error["type"] == "missing":
+        return f"{key}: required key is missing"
+    return f"{key}: {error['msg']} (got {error.get('input')!r})"
+
+
+def parse(raw: dict[str, Any], origin: str = "params.yaml") -> Params:
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{origin} is invalid:"] + [f"  - {_describe(e)}" for e in exc.errors()]
+        raise PipelineError("\n".join(lines)) from None
+
+
+def load(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.exists():
+        raise PipelineError(f"{path} not found: run qwen-iac from the repository root")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{path}: the top level must be a mapping of sections")
+    return parse(raw, str(path))
