@@ -1,0 +1,51 @@
+"""Finding IaC code in text (fenced blocks, or a bare document) and telling its language."""
+
+import re
+from dataclasses import dataclass
+
+_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<tag>[\w+.-]*)[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$",
+                    re.DOTALL | re.MULTILINE)
+
+LANGUAGES = ("terraform", "cloudformation", "kubernetes", "helm", "pulumi", "unknown")
+
+
+@dataclass
+class CodeBlock:
+    tag: str
+    body: str
+    language: str
+
+
+def detect_language(tag: str, body: str) -> str:
+    tag = tag.lower()
+    if tag in {"hcl", "terraform", "tf"} or re.search(r'^\s*(resource|provider|module|variable)\s+"', body, re.M):
+        return "terraform"
+    if "{{" in body and (".Values" in body or ".Release" in body or ".Chart" in body):
+        return "helm"
+    if re.search(r"^\s*#\s*file:\s*(Chart\.yaml|values\.yaml|templates/)", body, re.M):
+        return "helm"
+    if "AWSTemplateFormatVersion" in body or re.search(r"Type['\"]?\s*:\s*['\"]?AWS::", body):
+        return "cloudformation"
+    if re.search(r"^\s*apiVersion\s*:", body, re.M) and re.search(r"^\s*kind\s*:", body, re.M):
+        return "kubernetes"
+    if tag in {"python", "py"} and re.search(r"^\s*(import pulumi|from pulumi)", body, re.M):
+        return "pulumi"
+    return "unknown"
+
+
+def extract(text: str) -> list[CodeBlock]:
+    """Fenced blocks when there are any; otherwise the whole text if it reads as one IaC document."""
+    blocks = [CodeBlock(m["tag"], m["body"], detect_language(m["tag"], m["body"])) for m in _FENCE.finditer(text)]
+    if blocks:
+        return blocks
+    language = detect_language("", text)
+    return [CodeBlock("", text, language)] if language != "unknown" else []
+
+
+def main_language(text: str) -> str:
+    """The language of an answer: the first block whose language is known (Helm wins over the YAML
+    it contains, since a chart's values.yaml alone reads as no language)."""
+    languages = [block.language for block in extract(text)]
+    if "helm" in languages:
+        return "helm"
+    return next((lang for lang in languages if lang != "unknown"), "unknown")
