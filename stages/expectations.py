@@ -6,6 +6,7 @@ from typing import Any
 
 import great_expectations as gx
 import pandas as pd
+from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from stages.params import SourceParams
 
@@ -38,6 +39,7 @@ def run(name: str, frame: pd.DataFrame, checks: list[gx.expectations.Expectation
     """Validate `frame` (one row per structurally valid raw line, with a `line` column), build the
     Data Docs under `docs_dir`, and return the reason codes that failed for each line."""
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # one line per stage, not per metric
     asset = context.data_sources.add_pandas(name).add_dataframe_asset(name)
     batch = asset.add_batch_definition_whole_dataframe("all rows")
     suite = context.suites.add(gx.ExpectationSuite(name=name))

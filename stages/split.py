@@ -43,6 +43,18 @@ def _stratified_pick(groups: dict[str, list[Row]], stratum_of: Any, fraction: fl
     return picked
 
 
+def _allocate(total: int, strata: dict[str, list[Row]]) -> dict[str, int]:
+    """Split `total` across strata in proportion to their sizes, summing exactly to `total`
+    (largest remainders get the leftover units)."""
+    size = sum(len(rows) for rows in strata.values())
+    exact = {name: total * len(rows) / size for name, rows in sorted(strata.items())} if size else {}
+    counts = {name: int(share) for name, share in exact.items()}
+    leftover = total - sum(counts.values())
+    for name in sorted(exact, key=lambda n: (counts[n] - exact[n], n))[:leftover]:
+        counts[name] += 1
+    return counts
+
+
 def _style_signature(group: list[Row]) -> str:
     return "+".join(sorted({row["style"] for row in group}))
 
@@ -133,9 +145,8 @@ def run(params: Params, root: Path = Path("."), console: Console | None = None) 
     for row in stage1_train:
         by_style[row["style"]].append(row)
     replay: list[Row] = []
-    for style in sorted(by_style):
-        share = round(replay_count * len(by_style[style]) / max(1, len(stage1_train)))
-        replay += rng.sample(by_style[style], min(share, len(by_style[style])))
+    for style, count in _allocate(min(replay_count, len(stage1_train)), by_style).items():
+        replay += rng.sample(by_style[style], count)
     stage2_train = iac_train + replay
     rng.shuffle(stage2_train)
     sets.update({"stage1_train": stage1_train, "stage2_train": stage2_train})
