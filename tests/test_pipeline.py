@@ -1,0 +1,47 @@
+"""The main job as a user runs it: `dvc repro` in a git repository, twice."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO
+
+
+def _dvc(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(["dvc", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
+                                                             embedded_base: tuple[Path, dict]) -> None:
+    repo = tmp_path / "repo"
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore", "stages", "data/raw", ".dvc/config"):
+        source, target = REPO / name, repo / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copyfile)(source, target)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["model"]["base"] = str(embedded_base[0])  # the converted GGUF, as a local directory: saves a minute
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+
+    first = _dvc(repo, "repro")
+    assert first.returncode == 0, first.stdout + first.stderr
+    for stage in ("base_model", "validate@verbosity", "validate@iac", "split"):
+        assert f"Running stage '{stage}'" in first.stdout
+
+    second = _dvc(repo, "repro")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Running stage" not in second.stdout
+    assert "Data and pipelines are up to date." in second.stdout
+
+    split = json.loads((repo / "metrics/split.json").read_text())
+    assert split["leakage"]["passed"] and split["counts"]["verbosity_eval"] == 25
+    for source in ("verbosity", "iac"):
+        assert json.loads((repo / f"metrics/data_{source}.json").read_text())["rows_rejected"] == 0
+    assert (repo / "dvc.lock").exists()
