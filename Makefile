@@ -12,20 +12,20 @@ export DVC_NO_ANALYTICS := 1
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# CPU machines: torch 2.13.0 is taken from local disk here; a GPU machine gets the CUDA build from PyPI.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
 	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['tool']['qwen-iac']['no-deps'])" \
-		| xargs $(BIN)/pip install --quiet --no-deps
+		| xargs $(BIN)/pip install --quiet --no-deps -c requirements.lock
 	touch $@
 
-$(CHECKOV_VENV)/.installed: pyproject.toml
+$(CHECKOV_VENV)/.installed: pyproject.toml requirements-checkov.lock
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/pip install --quiet \
+	$(CHECKOV_VENV)/bin/pip install --quiet -c requirements-checkov.lock \
 		"$$($(PYTHON) -c "import tomllib; print(tomllib.load(open('pyproject.toml', 'rb'))['tool']['qwen-iac']['checkov'])")"
 	touch $@
 
