@@ -36,10 +36,7 @@ def require_chat_template(tokenizer: Any, where: str) -> None:
 def conversation_tokens(tokenizer: Any, row: dict[str, Any]) -> int:
     """Length of the whole templated conversation. Before the style tokens exist, the marker counts
     as the several plain-text tokens it splits into: an upper bound on the trained length."""
-    ids = tokenizer.apply_chat_template(messages(row), tokenize=True, enable_thinking=False)
-    if isinstance(ids, dict) or hasattr(ids, "keys"):
-        ids = ids["input_ids"]
-    return len(ids)
+    return len(tokenizer.apply_chat_template(messages(row), tokenize=True, return_dict=False, enable_thinking=False))
 
 
 def text_tokens(tokenizer: Any, text: str) -> int:

@@ -1,7 +1,8 @@
 """The `qwen-iac` command line: one subcommand per DVC stage. dvc.yaml calls these from the repository
 root; each reads params.yaml first and refuses a bad one before doing any work."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,14 +16,21 @@ console = Console(stderr=True, soft_wrap=True)
 ParamsFile = Annotated[Path, typer.Option("--params", help="parameters file")]
 
 
-def _run(stage: Callable[..., Any], params_file: Path, *args: Any) -> None:
-    from stages import params
-
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """A PipelineError is for the user: its message, no traceback, exit status 1."""
     try:
-        stage(params.load(params_file), *args, console=console)
+        yield
     except PipelineError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(1) from None
+
+
+def _run(stage: Callable[..., Any], params_file: Path, *args: Any) -> None:
+    from stages import params
+
+    with _user_errors():
+        stage(params.load(params_file), *args, console=console)
 
 
 @app.command("params")
@@ -43,11 +51,8 @@ def profile(
     if name is None:
         console.print("profiles: " + ", ".join(profiles.available()))
         return
-    try:
+    with _user_errors():
         keys = profiles.apply(name, params_file)
-    except PipelineError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from None
     console.print(f"{params_file}: profile {name} set {', '.join(keys)}")
 
 

@@ -15,14 +15,18 @@ from stages.chat import conversation_tokens, require_chat_template, text_tokens
 from stages.iac_code import extract, main_language
 from stages.params import Params
 
-DETAIL = {
-    "unknown_style": lambda r, s: f"style {r['style']!r} is not TERSE or VERBOSE",
-    "duplicate_exact": lambda r, s: f"same as line {int(r['exact_duplicate_of'])}",
-    "duplicate_normalised": lambda r, s: f"same as line {int(r['normalised_duplicate_of'])} after normalisation",
-    "too_long": lambda r, s: f"{r['conversation_tokens']} tokens with the chat template > max_length {s['max_length']}",
-    "terse_too_long": lambda r, s: f"TERSE output has {r['output_tokens']} tokens > {s['terse_max_tokens']}",
-    "verbose_too_short": lambda r, s: f"VERBOSE output has {r['output_tokens']} tokens < {s['verbose_min_tokens']}",
-    "no_code": lambda r, s: "the output holds no fenced or bare IaC code",
+DETAIL = {  # reason code -> its message, from the row's feature values and the source's limits
+    "unknown_style": lambda row, limits: f"style {row['style']!r} is not TERSE or VERBOSE",
+    "duplicate_exact": lambda row, limits: f"same as line {int(row['exact_duplicate_of'])}",
+    "duplicate_normalised": lambda row, limits: (
+        f"same as line {int(row['normalised_duplicate_of'])} after normalisation"),
+    "too_long": lambda row, limits: (
+        f"{row['conversation_tokens']} tokens with the chat template > max_length {limits['max_length']}"),
+    "terse_too_long": lambda row, limits: (
+        f"TERSE output has {row['output_tokens']} tokens > {limits['terse_max_tokens']}"),
+    "verbose_too_short": lambda row, limits: (
+        f"VERBOSE output has {row['output_tokens']} tokens < {limits['verbose_min_tokens']}"),
+    "no_code": lambda row, limits: "the output holds no fenced or bare IaC code",
 }
 
 
