@@ -49,3 +49,24 @@ def main_language(text: str) -> str:
     if "helm" in languages:
         return "helm"
     return next((lang for lang in languages if lang != "unknown"), "unknown")
+
+
+_FILE_COMMENT = re.compile(r"^\s*#\s*file:\s*(\S+)\s*\n")
+_DEFAULT_NAMES = {"terraform": "main{n}.tf", "kubernetes": "manifest{n}.yaml", "pulumi": "__main__{n}.py"}
+
+
+def to_files(language: str, text: str) -> dict[str, str]:
+    """An answer's code blocks of one language as the files a tool reads. A `# file: NAME` first line
+    names the file (Helm charts); otherwise a conventional name (main.tf, template.yaml, ...)."""
+    files: dict[str, str] = {}
+    blocks = [b for b in extract(text) if b.language in (language, "unknown") or language == "helm"]
+    for index, block in enumerate(blocks):
+        named = _FILE_COMMENT.match(block.body)
+        if named:
+            name = named.group(1)
+        elif language == "cloudformation":
+            name = f"template{index or ''}.{'json' if block.body.lstrip().startswith('{') else 'yaml'}"
+        else:
+            name = _DEFAULT_NAMES.get(language, "code{n}.txt").format(n=index or "")
+        files[name] = block.body
+    return files

@@ -1,0 +1,133 @@
+"""Each validator on a known-good and a known-bad sample, with the real tools."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from stages.validators import Sample, checkov, cloudformation, helm, kubernetes, pulumi, terraform
+
+TF_GOOD = '''terraform {
+  required_version = ">= 1.5"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.100"
+    }
+  }
+}
+
+variable "name" {
+  type = string
+}
+
+resource "aws_sqs_queue" "jobs" {
+  name                    = var.name
+  sqs_managed_sse_enabled = true
+}
+'''
+TF_INVALID = TF_GOOD.replace("sqs_managed_sse_enabled = true", "sqs_managed_sse_enabled = true\n  colour = \"red\"")
+TF_UNFORMATTED = TF_GOOD.replace("  name                    = var.name", "  name = var.name")
+TF_BROKEN = 'resource "aws_sqs_queue" "jobs" {\n  name = "x"\n'
+CFN_GOOD = '''AWSTemplateFormatVersion: "2010-09-09"
+Description: Encrypted queue
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      SqsManagedSseEnabled: true
+'''
+CFN_BAD = CFN_GOOD.replace("SqsManagedSseEnabled: true", "Colour: red")
+K8S_GOOD = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  level: info\n"
+K8S_UNKNOWN_FIELD = K8S_GOOD.replace("data:", "dataa:")
+K8S_UNKNOWN_KIND = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n"
+
+needs_terraform = pytest.mark.skipif(terraform.binary() is None, reason="terraform is not installed")
+needs_mirror = pytest.mark.skipif(terraform.find_plugin_dir() is None, reason="no offline AWS provider mirror")
+
+
+def _tf(sample_id: str, code: str) -> Sample:
+    return Sample(sample_id, "terraform", {"main.tf": code})
+
+
+@needs_terraform
+@needs_mirror
+def test_terraform_batch_maps_each_error_to_its_sample() -> None:
+    samples = [_tf("good", TF_GOOD), _tf("invalid", TF_INVALID), _tf("unformatted", TF_UNFORMATTED),
+               _tf("broken", TF_BROKEN), _tf("good-again", TF_GOOD.replace("jobs", "other"))]
+    results = {sid: {c.tool: c for c in checks} for sid, checks in terraform.check(samples).items()}
+    assert all(c.status == "pass" for c in results["good"].values())
+    assert all(c.status == "pass" for c in results["good-again"].values())
+    assert results["invalid"]["terraform validate"].status == "fail"
+    assert "colour" in results["invalid"]["terraform validate"].message
+    assert results["unformatted"]["terraform fmt"].status == "fail"
+    assert results["unformatted"]["terraform validate"].status == "pass"
+    assert results["broken"]["hcl2"].status == "fail"
+    assert results["broken"]["terraform validate"].status == "skipped"
+
+
+@needs_terraform
+def test_terraform_never_fetches_a_remote_module() -> None:
+    code = 'module "vpc" {\n  source = "git::https://example.com/vpc.git"\n}\n'
+    checks = {c.tool: c for c in terraform.check([_tf("remote", code)])["remote"]}
+    assert checks["terraform validate"].status == "fail" and "remote module" in checks["terraform validate"].message
+
+
+def test_cloudformation_errors_are_told_from_a_clean_template() -> None:
+    results = cloudformation.check([Sample("good", "cloudformation", {"template.yaml": CFN_GOOD}),
+                                    Sample("bad", "cloudformation", {"template.yaml": CFN_BAD})])
+    assert [c.status for c in results["good"]] == ["pass", "pass"]
+    assert results["bad"][0].status == "fail" and "Colour" in results["bad"][0].message
+
+
+@pytest.mark.parametrize(("manifest", "expected"), [
+    (K8S_GOOD, "pass"), (K8S_UNKNOWN_FIELD, "fail"), (K8S_UNKNOWN_KIND, "fail")])
+def test_kubernetes_strict_counts_unknown_fields_and_kinds_as_failures(manifest: str, expected: str) -> None:
+    yamllint_check, strict = kubernetes.check([Sample("m", "kubernetes", {"m.yaml": manifest})])["m"]
+    assert yamllint_check.status == "pass" and strict.status == expected
+
+
+def test_helm_structure_and_pulumi_compile() -> None:
+    chart = {"Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n", "values.yaml": "replicas: 2\n",
+             "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"}
+    assert helm.structure(Sample("c", "helm", chart)).status == "pass"
+    assert helm.structure(Sample("c", "helm", {**chart, "Chart.yaml": "apiVersion: v1\nname: web\n"})).status == "fail"
+    good, bad = "import pulumi\npulumi.export('x', 1)\n", "import pulumi\npulumi.export('x',\n"
+    results = pulumi.check([Sample("g", "pulumi", {"__main__.py": good}), Sample("b", "pulumi", {"__main__.py": bad})])
+    assert results["g"][0].status == "pass" and results["b"][0].status == "fail"
+
+
+@pytest.mark.skipif(checkov.binary() is None, reason="checkov venv not built: run `make setup`")
+def test_checkov_high_findings_use_the_project_severity_map(tmp_path: Path) -> None:
+    open_ssh = TF_GOOD + '''
+resource "aws_security_group" "ssh" {
+  name = "ssh"
+  ingress {
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+'''
+    results = checkov.check([_tf("open", open_ssh), Sample("cm", "kubernetes", {"m.yaml": K8S_GOOD})])
+    assert results["open"][0].status == "fail" and "CKV_AWS_24" in results["open"][0].message
+    assert results["cm"][0].status == "pass"
+
+
+def test_hostile_terraform_is_validated_without_running_anything(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    code = TF_GOOD + f'''
+resource "null_resource" "x" {{
+  provisioner "local-exec" {{
+    command = "touch {marker}"
+  }}
+}}
+
+data "external" "y" {{
+  program = ["sh", "-c", "touch {marker}"]
+}}
+'''
+    terraform.check([_tf("hostile", code)])
+    assert not marker.exists()
+    assert shutil.which("sh")  # the command would have worked had anything run it
