@@ -6,6 +6,7 @@ from typing import Any
 from stages import PipelineError
 
 STYLE_TOKENS = {"TERSE": "<STYLE_TERSE>", "VERBOSE": "<STYLE_VERBOSE>"}
+IAC_SYSTEM_PROMPT = "You are an expert in Infrastructure as Code."
 
 
 def user_content(row: dict[str, Any]) -> str:

@@ -89,5 +89,30 @@ def split(params_file: ParamsFile = Path("params.yaml")) -> None:
     _run(stage.run, params_file)
 
 
+@app.command("harvest")
+def harvest(
+    directory: Annotated[Path, typer.Argument(help="a directory of your own IaC", exists=True, file_okay=False)],
+    out: Annotated[Path, typer.Option(help="where the rows go (raw JSONL schema)")] = Path("data/raw/harvested.jsonl"),
+) -> None:
+    """Turn a directory of IaC (Terraform modules, CloudFormation, Kubernetes manifests, Helm charts) into
+    instruction rows. Reads: DIRECTORY. Writes: OUT (rows) and OUT with .report.jsonl (every file or unit,
+    harvested, skipped or refused, with the reason). Files that do not parse are reported, never harvested."""
+    from rich.table import Table
+
+    from stages import harvest as stage
+    from stages.rows import write_jsonl
+
+    rows, reports = stage.harvest(directory)
+    write_jsonl(out, rows)
+    report_path = out.with_suffix(".report.jsonl")
+    write_jsonl(report_path, (vars(r) for r in reports))
+    table = Table("path", "status", "reason", title=f"harvest {directory}")
+    for report in reports:
+        colour = {"harvested": "green", "skipped": "yellow", "refused": "red"}[report.status]
+        table.add_row(report.path, f"[{colour}]{report.status}[/]", report.reason)
+    console.print(table)
+    console.print(f"{len(rows)} rows -> {out}; report -> {report_path}")
+
+
 if __name__ == "__main__":
     app()
