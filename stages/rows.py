@@ -4,6 +4,7 @@ import base64
 import json
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,22 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
+
+
+def near_duplicate_pairs(left: list[str], right: list[str], threshold: float) -> list[tuple[int, int, float]]:
+    """(i, j, similarity) for every left[i], right[j] at or above the threshold. Jaccard >= t needs the
+    smaller shingle set to be at least t times the larger, which skips most pairs unexamined."""
+    right_sets = sorted(((len(grams), j, grams) for j, grams in enumerate(map(shingles, right))),
+                        key=lambda entry: entry[0])
+    sizes = [size for size, _, _ in right_sets]
+    pairs = []
+    for i, grams in enumerate(map(shingles, left)):
+        low, high = bisect_left(sizes, threshold * len(grams)), bisect_right(sizes, len(grams) / threshold)
+        for _, j, other in right_sets[low:high]:
+            score = similarity(grams, other)
+            if score >= threshold:
+                pairs.append((i, j, score))
+    return sorted(pairs)
 
 
 def prompt_text(row: dict[str, Any]) -> str:

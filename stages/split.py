@@ -12,7 +12,7 @@ from rich.console import Console
 
 from stages import PipelineError
 from stages.params import Params
-from stages.rows import normalise, prompt_text, read_jsonl, shingles, similarity, write_jsonl
+from stages.rows import near_duplicate_pairs, normalise, prompt_text, read_jsonl, shingles, similarity, write_jsonl
 
 Row = dict[str, Any]
 TRAIN_SETS = ("stage1_train", "stage2_train")
@@ -82,15 +82,12 @@ def find_leaks(sets: dict[str, list[Row]], threshold: float) -> list[dict[str, A
     """Every (eval prompt, training row) pair at or above the near-duplicate threshold."""
     leaks = []
     for eval_name in EVAL_SETS:
-        eval_grams = [(row["id"], shingles(prompt_text(row))) for row in sets[eval_name]]
         for train_name in TRAIN_SETS:
-            for row in sets[train_name]:
-                grams = shingles(prompt_text(row))
-                for eval_id, other in eval_grams:
-                    score = similarity(grams, other)
-                    if score >= threshold:
-                        leaks.append({"eval": f"{eval_name}:{eval_id}", "train": f"{train_name}:{row['id']}",
-                                      "similarity": round(score, 3)})
+            eval_rows, train_rows = sets[eval_name], sets[train_name]
+            pairs = near_duplicate_pairs([prompt_text(r) for r in eval_rows], [prompt_text(r) for r in train_rows],
+                                         threshold)
+            leaks += [{"eval": f"{eval_name}:{eval_rows[i]['id']}", "train": f"{train_name}:{train_rows[j]['id']}",
+                       "similarity": round(score, 3)} for i, j, score in pairs]
     return leaks
 
 
