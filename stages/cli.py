@@ -95,14 +95,16 @@ def harvest(
     out: Annotated[Path, typer.Option(help="where the rows go (raw JSONL schema)")] = Path("data/raw/harvested.jsonl"),
 ) -> None:
     """Turn a directory of IaC (Terraform modules, CloudFormation, Kubernetes manifests, Helm charts) into
-    instruction rows. Reads: DIRECTORY. Writes: OUT (rows) and OUT with .report.jsonl (every file or unit,
-    harvested, skipped or refused, with the reason). Files that do not parse are reported, never harvested."""
+    instruction rows. Reads: DIRECTORY. Writes: OUT (rows) and OUT with .report.jsonl (each unit or file:
+    harvested, skipped or refused, with the reason; hidden files and README.md, read for instructions, are not
+    listed). Files that do not parse are reported, never harvested."""
     from rich.table import Table
 
     from stages import harvest as stage
     from stages.rows import write_jsonl
 
-    rows, reports = stage.harvest(directory)
+    with _user_errors():
+        rows, reports = stage.harvest(directory)
     write_jsonl(out, rows)
     report_path = out.with_suffix(".report.jsonl")
     write_jsonl(report_path, (vars(r) for r in reports))

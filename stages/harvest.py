@@ -89,8 +89,9 @@ def _cloudformation(path: Path, text: str, template: dict) -> Row:
 
 
 def _kubernetes(text: str, documents: list[Any]) -> Row:
-    names = [f"{d.get('kind')}/{(d.get('metadata') or {}).get('name', '?')}" for d in documents]
-    namespaces = sorted({(d.get("metadata") or {}).get("namespace") for d in documents} - {None})
+    metadata = [d.get("metadata") if isinstance(d.get("metadata"), dict) else {} for d in documents]
+    names = [f"{d.get('kind')}/{m.get('name', '?')}" for d, m in zip(documents, metadata, strict=True)]
+    namespaces = sorted({str(m["namespace"]) for m in metadata if m.get("namespace")})
     instruction = f"Write Kubernetes manifests for {', '.join(names)}"
     instruction += f" in namespace {', '.join(namespaces)}." if namespaces else "."
     return {"instruction": instruction, "output": _fence("yaml", None, text)}
@@ -115,6 +116,17 @@ def _row(fields: Row) -> Row:
             "output": fields["output"], "style": "TERSE"}
 
 
+def _add(rows: list[Row], reports: list[Report], where: Path, kind: str, describe: Any, *args: Any) -> None:
+    """Describe one unit as a row, or refuse it when its declarations are not the shapes IaC tools accept."""
+    try:
+        row = describe(*args)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        reports.append(Report(str(where), "refused", f"not a valid {kind}: {type(exc).__name__}: {exc}"))
+        return
+    rows.append(_row(row))
+    reports.append(Report(str(where), "harvested", kind))
+
+
 def harvest(root: Path) -> tuple[list[Row], list[Report]]:
     rows: list[Row] = []
     reports: list[Report] = []
@@ -130,23 +142,26 @@ def harvest(root: Path) -> tuple[list[Row], list[Report]]:
         files: dict[str, str] = {}
         problems = []
         for path in sorted(p for p in in_chart if p.is_relative_to(chart_dir)):
+            name = str(path.relative_to(chart_dir))
+            if name not in ("Chart.yaml", "values.yaml") and not name.startswith("templates/"):
+                continue  # icons, licences, READMEs: not part of what the model should write
             text, reason = _read_text(path)
             if text is None:
-                problems.append(f"{path.relative_to(chart_dir)}: {reason}")
+                problems.append(f"{name}: {reason}")
                 continue
-            name = str(path.relative_to(chart_dir))
             if name in ("Chart.yaml", "values.yaml"):
                 try:
-                    yaml.safe_load(text)
+                    parsed = yaml.safe_load(text)
                 except yaml.YAMLError as exc:
                     problems.append(f"{name} does not parse: {str(exc).splitlines()[0]}")
-            if name in ("Chart.yaml", "values.yaml") or name.startswith("templates/"):
-                files[name] = text
+                    continue
+                if name == "Chart.yaml" and not isinstance(parsed, dict):
+                    problems.append("Chart.yaml is not a mapping")
+            files[name] = text
         if problems:
             refuse(chart_dir, "; ".join(problems))
             continue
-        rows.append(_row(_helm(chart_dir, files)))
-        reports.append(Report(str(chart_dir.relative_to(root)), "harvested", "helm chart"))
+        _add(rows, reports, chart_dir.relative_to(root), "helm chart", _helm, chart_dir, files)
 
     modules: dict[Path, list[Path]] = {}
     for path in all_files:
@@ -168,8 +183,7 @@ def harvest(root: Path) -> tuple[list[Row], list[Report]]:
         if problems:
             refuse(directory, "; ".join(problems))
             continue
-        rows.append(_row(_terraform(directory, files, root)))
-        reports.append(Report(str(directory.relative_to(root)), "harvested", "terraform module"))
+        _add(rows, reports, directory.relative_to(root), "terraform module", _terraform, directory, files, root)
 
     for path in all_files:
         if path in in_chart or path.suffix == ".tf" or path.name == "README.md":
@@ -181,7 +195,10 @@ def harvest(root: Path) -> tuple[list[Row], list[Report]]:
         if text is None:
             refuse(path, reason)
             continue
-        row, reason = _yaml_or_json(path, text)
+        try:
+            row, reason = _yaml_or_json(path, text)
+        except Exception as exc:  # valid YAML of a shape no IaC tool would accept
+            row, reason = None, f"does not parse as IaC: {type(exc).__name__}: {exc}"
         if row is not None:
             rows.append(_row(row))
             reports.append(Report(str(path.relative_to(root)), "harvested", reason))

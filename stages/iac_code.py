@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 _FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<tag>[\w+.-]*)[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$",
                     re.DOTALL | re.MULTILINE)
@@ -55,14 +56,22 @@ _FILE_COMMENT = re.compile(r"^\s*#\s*file:\s*(\S+)\s*\n")
 _DEFAULT_NAMES = {"terraform": "main{n}.tf", "kubernetes": "manifest{n}.yaml", "pulumi": "__main__{n}.py"}
 
 
+def _stays_inside(name: str) -> bool:
+    path = PurePosixPath(name)
+    return not path.is_absolute() and ".." not in path.parts
+
+
 def to_files(language: str, text: str) -> dict[str, str]:
     """An answer's code blocks of one language as the files a tool reads. A `# file: NAME` first line
-    names the file (Helm charts); otherwise a conventional name (main.tf, template.yaml, ...)."""
+    names the file (Helm charts) unless the name would leave the sample's directory; otherwise a
+    conventional name (main.tf, template.yaml, ...). Blocks of other languages (a bash snippet beside
+    the Terraform) are not part of it."""
     files: dict[str, str] = {}
-    blocks = [b for b in extract(text) if b.language in (language, "unknown") or language == "helm"]
+    blocks = [b for b in extract(text) if b.language == language
+              or (language == "helm" and _FILE_COMMENT.match(b.body))]  # a chart's values.yaml reads as no language
     for index, block in enumerate(blocks):
         named = _FILE_COMMENT.match(block.body)
-        if named:
+        if named and _stays_inside(named.group(1)):
             name = named.group(1)
         elif language == "cloudformation":
             name = f"template{index or ''}.{'json' if block.body.lstrip().startswith('{') else 'yaml'}"

@@ -81,7 +81,7 @@ def check_structure(raw: bytes, line: int, default_style: str | None) -> RawLine
     for name in OPTIONAL_TEXT:
         if name in value and not isinstance(value[name], str):
             item.reasons.append(Reason("wrong_type", f"'{name}' is {_type_name(value[name])}, expected string"))
-    style = value.get("style", default_style)
+    style = value.get("style") if value.get("style") is not None else default_style
     if style is None:
         item.reasons.append(Reason("missing_field", "'style' is required (no default_style for this source)"))
     elif not isinstance(style, str):

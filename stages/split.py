@@ -12,7 +12,7 @@ from rich.console import Console
 
 from stages import PipelineError
 from stages.params import Params
-from stages.rows import near_duplicate_pairs, normalise, prompt_text, read_jsonl, shingles, similarity, write_jsonl
+from stages.rows import near_duplicate_pairs, normalise, prompt_text, read_jsonl, write_jsonl
 
 Row = dict[str, Any]
 TRAIN_SETS = ("stage1_train", "stage2_train")
@@ -63,18 +63,21 @@ def _flatten(groups: dict[str, list[Row]], keys: set[str] | list[str]) -> list[R
     return [row for key in sorted(keys) for row in groups[key]]
 
 
-def _purge(train: list[Row], eval_index: list[tuple[str, str, frozenset]], threshold: float
-           ) -> tuple[list[Row], list[Row]]:
+def _purge(train: list[Row], eval_rows: list[tuple[str, Row]], threshold: float) -> tuple[list[Row], list[Row]]:
     """Training rows that near-duplicate any eval prompt are moved out (kept, with the reason)."""
+    pairs = near_duplicate_pairs([prompt_text(r) for r in train], [prompt_text(r) for _, r in eval_rows], threshold)
+    best: dict[int, tuple[float, int]] = {}
+    for i, j, score in pairs:
+        best[i] = max(best.get(i, (0.0, -1)), (score, j))
     kept, purged = [], []
-    for row in train:
-        grams = shingles(prompt_text(row))
-        match = max(((similarity(grams, g), name, rid) for name, rid, g in eval_index), default=(0.0, "", ""))
-        if match[0] >= threshold:
-            purged.append({**row, "reasons": [{"code": "near_duplicate_of_eval",
-                                               "detail": f"similarity {match[0]:.2f} to {match[1]} {match[2]}"}]})
-        else:
+    for i, row in enumerate(train):
+        if i not in best:
             kept.append(row)
+            continue
+        score, j = best[i]
+        name, eval_row = eval_rows[j]
+        purged.append({**row, "reasons": [{"code": "near_duplicate_of_eval",
+                                           "detail": f"similarity {score:.2f} to {name} {eval_row['id']}"}]})
     return kept, purged
 
 
@@ -130,7 +133,7 @@ def run(params: Params, root: Path = Path("."), console: Console | None = None) 
         "stage1_eval": _flatten(remaining, stage1_eval_keys),
         "iac_heldout": _flatten(iac_groups, heldout_keys),
     }
-    eval_index = [(name, row["id"], shingles(prompt_text(row))) for name in EVAL_SETS for row in sets[name]]
+    eval_index = [(name, row) for name in EVAL_SETS for row in sets[name]]
     stage1_train, purged_stage1 = _purge(_flatten(remaining, set(remaining) - stage1_eval_keys),
                                          eval_index, config.near_duplicate_threshold)
     iac_train, purged_iac = _purge(_flatten(iac_groups, set(iac_groups) - heldout_keys),

@@ -26,7 +26,7 @@ DETAIL = {  # reason code -> its message, from the row's feature values and the 
         f"TERSE output has {row['output_tokens']} tokens > {limits['terse_max_tokens']}"),
     "verbose_too_short": lambda row, limits: (
         f"VERBOSE output has {row['output_tokens']} tokens < {limits['verbose_min_tokens']}"),
-    "no_code": lambda row, limits: "the output holds no fenced or bare IaC code",
+    "no_code": lambda row, limits: "the output holds no IaC code (fenced or bare) in a known language",
 }
 
 
@@ -46,7 +46,7 @@ def _features(items: list[rows.RawLine], tokenizer: Any) -> pd.DataFrame:
             "normalised_duplicate_of": first_normalised.setdefault(normalised, item.line),
             "conversation_tokens": conversation_tokens(tokenizer, row) if row["style"] in ("TERSE", "VERBOSE") else 0,
             "output_tokens": text_tokens(tokenizer, row["output"]),
-            "code_blocks": len(extract(row["output"])),
+            "code_blocks": sum(1 for block in extract(row["output"]) if block.language != "unknown"),
         })
     frame = pd.DataFrame.from_records(records, columns=[
         "line", "style", "exact_duplicate_of", "normalised_duplicate_of",

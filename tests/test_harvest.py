@@ -25,6 +25,12 @@ FILES: dict[str, bytes] = {
     "charts/web/values.yaml": b"replicaCount: 2\n",
     "charts/web/templates/deployment.yaml": b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
                                             b"  name: {{ .Release.Name }}\n",
+    "charts/web/icon.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",  # not part of the answer: no reason to refuse
+    "charts/odd/Chart.yaml": b"- a\n- list\n",
+    "charts/odd/templates/cm.yaml": b"kind: ConfigMap\n",
+    "k8s/odd.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata: oops\n",
+    "cfn/list-params.yaml": b'AWSTemplateFormatVersion: "2010-09-09"\nParameters:\n  - Name: x\nResources:\n'
+                            b"  Queue:\n    Type: AWS::SQS::Queue\n",
     "misc/logo.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
     "misc/latin1.yaml": b"name: caf\xe9\n",
     "misc/config.yaml": b"retries: 3\n",
@@ -53,9 +59,12 @@ def test_harvest_turns_iac_into_rows_and_reports_the_rest(tmp_path: Path) -> Non
     assert status["misc/logo.png"] == ("skipped", "not an IaC file type")
     assert status["misc/latin1.yaml"] == ("refused", "not UTF-8 text")
     assert status["misc/config.yaml"][0] == "skipped"
+    assert status["charts/odd"] == ("refused", "Chart.yaml is not a mapping")
+    assert status["cfn/list-params.yaml"][0] == "refused"
+    assert status["k8s/odd.yaml"][0] == "harvested"  # odd but parseable: validate's job, not harvest's
     assert not any(path.startswith(".github") for path in status)
 
-    by_language = {main_language(row["output"]): row for row in rows}
+    by_language = {main_language(row["output"]): row for row in rows if "metadata: oops" not in row["output"]}
     assert sorted(by_language) == ["cloudformation", "helm", "kubernetes", "terraform"]
     terraform = by_language["terraform"]["instruction"]
     assert "aws_vpc.main" in terraform and "Inputs: cidr" in terraform and "Outputs: vpc_id" in terraform
@@ -74,6 +83,6 @@ def test_harvest_command_writes_rows_and_a_report(tmp_path: Path) -> None:
     out = tmp_path / "harvested.jsonl"
     result = CliRunner().invoke(app, ["harvest", str(_fixture(tmp_path / "repo")), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert len(out.read_text().splitlines()) == 4
+    assert len(out.read_text().splitlines()) == 5
     report = [json.loads(line) for line in out.with_suffix(".report.jsonl").read_text().splitlines()]
     assert {r["status"] for r in report} == {"harvested", "skipped", "refused"}

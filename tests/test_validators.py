@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from stages.validators import Sample, checkov, cloudformation, helm, kubernetes, pulumi, terraform
+from stages.iac_code import to_files
+from stages.validators import Sample, checkov, cloudformation, helm, kubernetes, pulumi, terraform, write_samples
 
 TF_GOOD = '''terraform {
   required_version = ">= 1.5"
@@ -69,8 +70,8 @@ def test_terraform_batch_maps_each_error_to_its_sample() -> None:
 @needs_terraform
 def test_terraform_never_fetches_a_remote_module() -> None:
     code = 'module "vpc" {\n  source = "git::https://example.com/vpc.git"\n}\n'
-    checks = {c.tool: c for c in terraform.check([_tf("remote", code)])["remote"]}
-    assert checks["terraform validate"].status == "fail" and "remote module" in checks["terraform validate"].message
+    validate = {c.tool: c for c in terraform.check([_tf("remote", code)])["remote"]}["terraform validate"]
+    assert validate.status == "fail" and "outside the sample" in validate.message
 
 
 def test_cloudformation_errors_are_told_from_a_clean_template() -> None:
@@ -115,19 +116,49 @@ resource "aws_security_group" "ssh" {
     assert results["cm"][0].status == "pass"
 
 
+@needs_terraform
+@needs_mirror
 def test_hostile_terraform_is_validated_without_running_anything(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    code = TF_GOOD + f'''
-resource "null_resource" "x" {{
+    code = TF_GOOD.replace('  sqs_managed_sse_enabled = true\n', f'''  sqs_managed_sse_enabled = true
+
   provisioner "local-exec" {{
     command = "touch {marker}"
   }}
-}}
-
-data "external" "y" {{
-  program = ["sh", "-c", "touch {marker}"]
-}}
-'''
-    terraform.check([_tf("hostile", code)])
+''')
+    checks = {c.tool: c for c in terraform.check([_tf("hostile", code)])["hostile"]}
+    assert checks["terraform validate"].status == "pass"  # validate really ran over the provisioner
     assert not marker.exists()
-    assert shutil.which("sh")  # the command would have worked had anything run it
+    assert shutil.which("touch")  # the command would have worked had anything run it
+
+
+def test_file_names_from_generated_code_cannot_leave_the_sample(tmp_path: Path) -> None:
+    answer = "```yaml\n# file: ../../escaped.yaml\napiVersion: v2\n```\n```yaml\n# file: /tmp/abs.yaml\nname: x\n```"
+    assert all(not name.startswith(("/", "..")) for name in to_files("helm", answer))
+    with pytest.raises(ValueError, match="leaves its directory"):
+        write_samples(tmp_path / "root", [Sample("x", "helm", {"../escaped.yaml": "a: 1\n"})])
+    assert not (tmp_path / "escaped.yaml").exists()
+
+
+@pytest.mark.skipif(checkov.binary() is None, reason="checkov venv not built: run `make setup`")
+def test_generated_code_cannot_silence_its_checkers() -> None:
+    suppressed = TF_GOOD + '''
+resource "aws_security_group" "ssh" {
+  #checkov:skip=CKV_AWS_24:trust me
+  name = "ssh"
+  ingress {
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+'''
+    assert checkov.check([_tf("s", suppressed)])["s"][0].status == "fail"
+    silenced = CFN_BAD + "Metadata:\n  cfn-lint:\n    config:\n      ignore_checks:\n        - E3002\n"
+    assert cloudformation.check([Sample("c", "cloudformation", {"template.yaml": silenced})])["c"][0].status == "fail"
+
+
+def test_kubernetes_documents_that_are_not_resources_fail_without_crashing() -> None:
+    for manifest in ("- just\n- a list\n", "apiVersion: v1\nkind: ConfigMap\nmetadata: oops\n", "kind: ConfigMap\n"):
+        assert kubernetes.check([Sample("m", "kubernetes", {"m.yaml": manifest})])["m"][1].status == "fail"

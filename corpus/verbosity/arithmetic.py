@@ -112,7 +112,9 @@ def rows(rng: random.Random, per_kind: int = 7) -> list[dict[str, str]]:
     seen: set[str] = set()
     for generate in GENERATORS:
         made = 0
-        while made < per_kind:
+        for _attempt in range(per_kind * 20):  # bounded: a kind may have fewer distinct problems than asked
+            if made == per_kind:
+                break
             phrasings, terse, verbose = generate(rng)
             if phrasings[0] in seen:  # the same numbers drawn twice
                 continue
@@ -122,4 +124,6 @@ def rows(rng: random.Random, per_kind: int = 7) -> list[dict[str, str]]:
                 for style, output in (("TERSE", terse), ("VERBOSE", verbose)):
                     produced.append({"system": "", "instruction": phrasing, "input": "", "output": output,
                                      "style": style})
+        if made < per_kind:
+            raise ValueError(f"{generate.__name__}: only {made} distinct problems, {per_kind} asked")
     return produced

@@ -31,6 +31,10 @@ class Check:
     message: str = ""
     details: list[str] = field(default_factory=list)
 
+    @classmethod
+    def from_problems(cls, tool: str, problems: list[str]) -> "Check":
+        return cls(tool, "fail", problems[0], problems) if problems else cls(tool, "pass")
+
     def as_dict(self) -> dict[str, object]:
         record: dict[str, object] = {"tool": self.tool, "status": self.status}
         if self.message:
@@ -52,7 +56,9 @@ def write_samples(root: Path, samples: list[Sample]) -> dict[str, Path]:
     for index, sample in enumerate(samples):
         directory = root / f"s{index:05d}"
         for relative, content in sample.files.items():
-            path = directory / relative
+            path = (directory / relative).resolve()
+            if not path.is_relative_to(directory.resolve()):  # a model-written name like ../../etc/x
+                raise ValueError(f"sample {sample.id}: file name {relative!r} leaves its directory")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content, encoding="utf-8")
         directories[sample.id] = directory

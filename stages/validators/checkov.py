@@ -41,27 +41,45 @@ def check(samples: list[Sample]) -> dict[str, list[Check]]:
     with tempfile.TemporaryDirectory(prefix="qwen-iac-checkov-") as tmp:
         directories = write_samples(Path(tmp), samples)
         frameworks = sorted({FRAMEWORKS[s.language] for s in samples})
-        result = subprocess.run([str(checkov), "-d", tmp, "-o", "json", "--quiet", "--compact", "--skip-download",
-                                 "--framework", *frameworks], capture_output=True, text=True,
-                                env=scrubbed_env(BC_SKIP_MAPPING="TRUE"), timeout=1800)
+        result = subprocess.run([str(checkov), "-d", tmp, "-o", "json", "--compact", "--skip-download",
+                                 "--framework", *frameworks], capture_output=True, text=True, timeout=1800,
+                                env=scrubbed_env(BC_SKIP_MAPPING="TRUE", CKV_SKIP_PACKAGE_UPDATE_CHECK="true"))
         if result.returncode not in (0, 1):
             raise RuntimeError(f"checkov failed to run: {result.stderr.strip()[-500:]}")
         reports = json.loads(result.stdout or "[]")
     reports = reports if isinstance(reports, list) else [reports]
-    findings: dict[str, list[str]] = {s.id: [] for s in samples}
     by_directory = {d.name: sample_id for sample_id, d in directories.items()}
+    findings: dict[str, list[str]] = {s.id: [] for s in samples}
+    scanned: set[str] = set()
+    unparsed: set[str] = set()
+
+    def owner(file_path: str) -> str | None:
+        return by_directory.get(Path(file_path).relative_to(tmp).parts[0] if file_path.startswith(tmp)
+                                else file_path.strip("/").split("/")[0])
+
     for report in reports:
-        for failed in report.get("results", {}).get("failed_checks", []):
-            directory = failed["file_path"].strip("/").split("/")[0]
-            if directory in by_directory:
-                findings[by_directory[directory]].append(failed["check_id"])
-    results = {}
+        results = report.get("results", {})
+        # A `#checkov:skip=` comment in generated code must not hide a finding: skipped counts as failed.
+        for outcome in ("failed_checks", "skipped_checks", "passed_checks"):
+            for entry in results.get(outcome, []):
+                sample_id = owner(entry["file_path"])
+                if sample_id:
+                    scanned.add(sample_id)
+                    if outcome != "passed_checks":
+                        findings[sample_id].append(entry["check_id"])
+        for file_path in results.get("parsing_errors", []):
+            sample_id = owner(file_path)
+            if sample_id:
+                unparsed.add(sample_id)
+    checks = {}
     for sample_id, ids in findings.items():
+        if sample_id in unparsed or sample_id not in scanned:
+            reason = "checkov could not parse it" if sample_id in unparsed else "checkov found nothing to scan"
+            checks[sample_id] = [Check("checkov high", "fail" if sample_id in unparsed else "skipped", reason)]
+            continue
         ids = sorted(set(ids))
         high = [i for i in ids if severity(i) == "HIGH"]
         detail = [f"{i} ({severity(i)})" for i in ids]
-        results[sample_id] = [
-            Check("checkov high", "fail", f"HIGH: {', '.join(high)}", detail) if high else
-            Check("checkov high", "pass", details=detail)
-        ]
-    return results
+        checks[sample_id] = [Check("checkov high", "fail", f"HIGH: {', '.join(high)}", detail) if high else
+                             Check("checkov high", "pass", details=detail)]
+    return checks

@@ -20,7 +20,9 @@ def structure(sample: Sample) -> Check:
         chart, problems = {}, [f"Chart.yaml does not parse: {str(exc).splitlines()[0]}"]
     if "Chart.yaml" not in sample.files:
         problems.append("no Chart.yaml")
-    elif isinstance(chart, dict):
+    elif not isinstance(chart, dict):
+        problems.append("Chart.yaml is not a mapping")
+    else:
         if chart.get("apiVersion") != "v2":
             problems.append("Chart.yaml apiVersion is not v2")
         problems += [f"Chart.yaml has no {key}" for key in ("name", "version") if not chart.get(key)]
@@ -31,8 +33,7 @@ def structure(sample: Sample) -> Check:
             problems.append(f"values.yaml does not parse: {str(exc).splitlines()[0]}")
     if not any(name.startswith("templates/") for name in sample.files):
         problems.append("no templates/")
-    return Check("helm chart structure", "fail", problems[0], problems) if problems else \
-        Check("helm chart structure", "pass")
+    return Check.from_problems("helm chart structure", problems)
 
 
 def check(samples: list[Sample], kubernetes_version: str = kubernetes.DEFAULT_VERSION) -> dict[str, list[Check]]:

@@ -18,7 +18,7 @@ _YAMLLINT = YamlLintConfig("extends: relaxed")
 def yamllint(sample: Sample) -> Check:
     problems = [f"{name}:{p.line}: {p.desc} ({p.rule})" for name, text in sample.files.items()
                 for p in linter.run(text, _YAMLLINT) if p.level == "error"]
-    return Check("yamllint", "fail", problems[0], problems) if problems else Check("yamllint", "pass")
+    return Check.from_problems("yamllint", problems)
 
 
 def documents(sample: Sample) -> list[Any]:
@@ -35,8 +35,11 @@ def strict_validate(sample: Sample, version: str) -> Check:
         return Check(tool, "fail", "no Kubernetes resources")
     problems = []
     for resource in resources:
-        name = f"{resource.get('kind', '?')}/{(resource.get('metadata') or {}).get('name', '?')}" \
-            if isinstance(resource, dict) else "?"
+        if not isinstance(resource, dict):
+            problems.append(f"a YAML document is a {type(resource).__name__}, not a resource")
+            continue
+        metadata = resource.get("metadata")
+        name = f"{resource.get('kind', '?')}/{metadata.get('name', '?') if isinstance(metadata, dict) else '?'}"
         try:
             kubernetes_validate.validate(resource, version, strict=True)
         except kubernetes_validate.SchemaNotFoundError:
@@ -44,9 +47,9 @@ def strict_validate(sample: Sample, version: str) -> Check:
         except kubernetes_validate.ValidationError as exc:
             path = ".".join(str(p) for p in exc.path)
             problems.append(f"{name}: {path}: {exc.message}")
-        except kubernetes_validate.InvalidSchemaError as exc:
-            problems.append(f"{name}: {exc}")
-    return Check(tool, "fail", problems[0], problems) if problems else Check(tool, "pass")
+        except (kubernetes_validate.InvalidSchemaError, KeyError, TypeError, AttributeError) as exc:
+            problems.append(f"{name}: not a valid resource ({type(exc).__name__}: {exc})")
+    return Check.from_problems(tool, problems)
 
 
 def check(samples: list[Sample], version: str = DEFAULT_VERSION) -> dict[str, list[Check]]:

@@ -13,6 +13,5 @@ def check(samples: list[Sample]) -> dict[str, list[Check]]:
                 compile(text, name, "exec")
             except SyntaxError as exc:
                 problems.append(f"{name}:{exc.lineno}: {exc.msg}")
-        results[sample.id] = [Check("python compile", "fail", problems[0], problems) if problems
-                              else Check("python compile", "pass")]
+        results[sample.id] = [Check.from_problems("python compile", problems)]
     return results

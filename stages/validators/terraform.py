@@ -59,13 +59,13 @@ def providers_used(parsed: dict) -> set[str]:
     return used
 
 
-def _remote_modules(parsed: dict) -> list[str]:
+def _foreign_modules(parsed: dict) -> list[str]:
     sources = []
     for document in parsed.values():
         for block in document.get("module", []):
             for spec in block.values():
                 source = str(spec.get("source", "")).strip('"')
-                if not source.startswith(("./", "../")):
+                if not source.startswith("./") or ".." in source.split("/"):  # nothing outside the sample
                     sources.append(source)
     return sources
 
@@ -80,12 +80,14 @@ def fmt_check(samples: list[Sample], terraform: str) -> dict[str, Check]:
         for sample_id, directory in directories.items():
             bad = sorted(str(p.relative_to(directory.resolve())) for p in unformatted
                          if p.is_relative_to(directory.resolve()))
-            checks[sample_id] = Check("terraform fmt", "fail", f"not formatted: {', '.join(bad)}") if bad else \
-                Check("terraform fmt", "pass")
-        if result.returncode not in (0, 3) and not unformatted:  # 3: some files need formatting
+            checks[sample_id] = Check.from_problems("terraform fmt", [f"not formatted: {name}" for name in bad])
+    if result.returncode not in (0, 3):  # 3: some files need formatting; anything else: fmt could not run
+        if len(samples) == 1:
             message = (result.stderr or result.stdout).strip().splitlines()[:1]
-            return {sample_id: Check("terraform fmt", "fail", " ".join(message)) for sample_id in directories}
-        return checks
+            return {samples[0].id: Check("terraform fmt", "fail", " ".join(message))}
+        # One file terraform cannot read stops the whole run: check each sample on its own.
+        return {k: v for sample in samples for k, v in fmt_check([sample], terraform).items()}
+    return checks
 
 
 def _env(workdir: Path) -> dict[str, str]:
@@ -134,8 +136,7 @@ def _validate_alone(sample: Sample, terraform: str, plugin_dir: Path) -> Check:
     if init.returncode != 0:
         error = next((line for line in init.stderr.splitlines() if "Error" in line), init.stderr.strip()[:300])
         return Check("terraform validate", "fail", f"init: {error.strip('│ ')}")
-    errors = _errors(report.get("diagnostics", []))
-    return Check("terraform validate", "fail", errors[0], errors) if errors else Check("terraform validate", "pass")
+    return Check.from_problems("terraform validate", _errors(report.get("diagnostics", [])))
 
 
 def _validate_batch(samples: list[Sample], terraform: str, plugin_dir: Path) -> dict[str, Check]:
@@ -163,20 +164,20 @@ def _validate_batch(samples: list[Sample], terraform: str, plugin_dir: Path) -> 
     rerun: dict[str, Sample] = {}
     for diagnostic in report.get("diagnostics", []):
         filename = diagnostic.get("range", {}).get("filename", "")
-        if "/" in filename:
+        if filename.split("/")[0] in by_directory:
             errors[by_directory[filename.split("/")[0]].id].append(diagnostic)
             continue
         match = _MODULE_CONTEXT.search(diagnostic.get("snippet", {}).get("context") or "")
         if match:  # the batch harness, not the sample, may be at fault: check that sample on its own
             rerun[by_directory[match.group(1)].id] = by_directory[match.group(1)]
+        elif diagnostic["severity"] == "error":  # an error no sample can be blamed for: check each alone
+            rerun = {sample.id: sample for sample in samples}
     results = {}
     for sample_id, found in errors.items():
         if sample_id in rerun:
             results[sample_id] = _validate_alone(rerun[sample_id], terraform, plugin_dir)
             continue
-        messages = _errors(found)
-        results[sample_id] = Check("terraform validate", "fail", messages[0], messages) if messages else \
-            Check("terraform validate", "pass")
+        results[sample_id] = Check.from_problems("terraform validate", _errors(found))
     return results
 
 
@@ -190,9 +191,10 @@ def check(samples: list[Sample], plugin_dir: str | None = None) -> dict[str, lis
         if parse_check.status == "pass":
             parsed_ok.append(sample)
             providers[sample.id] = providers_used(parsed)
-            remote = _remote_modules(parsed)
-            if remote:  # init would fetch them: never download what a model wrote
-                results[sample.id].append(Check("terraform validate", "fail", f"remote module sources: {remote}"))
+            remote = _foreign_modules(parsed)
+            if remote:  # init would fetch them: never download what a model wrote, nor read outside the sample
+                results[sample.id].append(Check("terraform validate", "fail",
+                                                f"module sources outside the sample: {remote}"))
     terraform = binary()
     if terraform is None:
         for sample in samples:
@@ -209,8 +211,8 @@ def check(samples: list[Sample], plugin_dir: str | None = None) -> dict[str, lis
             continue
         missing = sorted(providers[sample.id] - available)
         if missing:
-            where = f"the mirror {mirror}" if mirror else "no provider mirror found"
-            results[sample.id].append(Check("terraform validate", "skipped", f"providers {missing} not in {where}"))
+            reason = f"providers {missing} not in the mirror {mirror}" if mirror else "no provider mirror found"
+            results[sample.id].append(Check("terraform validate", "skipped", reason))
         else:
             to_validate.append(sample)
     if to_validate:

@@ -1,9 +1,10 @@
 """Every applicable validator over a set of samples, grouped by language so each tool runs once."""
 
+import subprocess
 from collections import defaultdict
 from importlib.metadata import PackageNotFoundError, version
 
-from stages.validators import Check, Sample, checkov, cloudformation, helm, kubernetes, pulumi, terraform
+from stages.validators import Check, Sample, checkov, cloudformation, helm, kubernetes, pulumi, scrubbed_env, terraform
 
 
 def check_all(samples: list[Sample], plugin_dir: str | None = None,
@@ -31,8 +32,6 @@ def check_all(samples: list[Sample], plugin_dir: str | None = None,
 
 def tool_versions() -> dict[str, str]:
     """What checked the samples, for data cards and training logs."""
-    import subprocess
-
     versions = {}
     for package in ("python-hcl2", "cfn-lint", "kubernetes-validate", "yamllint"):
         try:
@@ -40,14 +39,21 @@ def tool_versions() -> dict[str, str]:
         except PackageNotFoundError:
             versions[package] = "not installed"
     terraform_binary = terraform.binary()
-    versions["terraform"] = (subprocess.run([terraform_binary, "version"], capture_output=True, text=True)
-                             .stdout.splitlines()[0] if terraform_binary else "not installed")
+    if terraform_binary:
+        printed = subprocess.run([terraform_binary, "version"], capture_output=True, text=True,
+                                 env=scrubbed_env(CHECKPOINT_DISABLE="1")).stdout.splitlines()
+        versions["terraform"] = printed[0] if printed else "unknown version"
+    else:
+        versions["terraform"] = "not installed"
     mirror = terraform.find_plugin_dir()
     versions["terraform provider mirror"] = (
         ", ".join(sorted(f"{p} {v.name}" for p in terraform.mirrored_providers(mirror)
                          for v in (mirror / "registry.terraform.io" / p).iterdir())) if mirror else "none")
     checkov_binary = checkov.binary()
-    versions["checkov"] = (subprocess.run([str(checkov_binary), "--version"], capture_output=True, text=True)
-                           .stdout.strip() if checkov_binary else "not installed")
-    versions["helm"] = "not installed" if helm.shutil.which("helm") is None else "installed"
+    versions["checkov"] = (subprocess.run([str(checkov_binary), "--version"], capture_output=True, text=True,
+                                          env=scrubbed_env(CKV_SKIP_PACKAGE_UPDATE_CHECK="true")).stdout.strip()
+                           or "unknown version") if checkov_binary else "not installed"
+    helm_binary = helm.shutil.which("helm")
+    versions["helm"] = (subprocess.run([helm_binary, "version", "--short"], capture_output=True, text=True)
+                        .stdout.strip() or "unknown version") if helm_binary else "not installed"
     return versions
