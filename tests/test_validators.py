@@ -29,6 +29,17 @@ resource "aws_sqs_queue" "jobs" {
 '''
 TF_INVALID = TF_GOOD.replace("sqs_managed_sse_enabled = true", "sqs_managed_sse_enabled = true\n  colour = \"red\"")
 TF_UNFORMATTED = TF_GOOD.replace("  name                    = var.name", "  name = var.name")
+TF_LOOPS = TF_GOOD + '''
+variable "extra_queues" {
+  type = list(string)
+}
+
+resource "aws_sqs_queue" "extra" {
+  for_each                = toset([for name in var.extra_queues : lower(name)])
+  name                    = each.value
+  sqs_managed_sse_enabled = true
+}
+'''
 TF_BROKEN = 'resource "aws_sqs_queue" "jobs" {\n  name = "x"\n'
 CFN_GOOD = '''AWSTemplateFormatVersion: "2010-09-09"
 Description: Encrypted queue
@@ -55,10 +66,12 @@ def _tf(sample_id: str, code: str) -> Sample:
 @needs_mirror
 def test_terraform_batch_maps_each_error_to_its_sample() -> None:
     samples = [_tf("good", TF_GOOD), _tf("invalid", TF_INVALID), _tf("unformatted", TF_UNFORMATTED),
-               _tf("broken", TF_BROKEN), _tf("good-again", TF_GOOD.replace("jobs", "other"))]
+               _tf("broken", TF_BROKEN), _tf("good-again", TF_GOOD.replace("jobs", "other")), _tf("loops", TF_LOOPS)]
     results = {sid: {c.tool: c for c in checks} for sid, checks in terraform.check(samples).items()}
     assert all(c.status == "pass" for c in results["good"].values())
     assert all(c.status == "pass" for c in results["good-again"].values())
+    # A required list variable iterated over: fine in a root module, so fine in the batch too.
+    assert all(c.status == "pass" for c in results["loops"].values()), results["loops"]
     assert results["invalid"]["terraform validate"].status == "fail"
     assert "colour" in results["invalid"]["terraform validate"].message
     assert results["unformatted"]["terraform fmt"].status == "fail"

@@ -160,6 +160,7 @@ def _validate_batch(samples: list[Sample], terraform: str, plugin_dir: Path) -> 
         return (_validate_batch(samples[:middle], terraform, plugin_dir)
                 | _validate_batch(samples[middle:], terraform, plugin_dir))
     by_directory = {d.name: sample for sample in samples for d in [directories[sample.id]]}
+    samples_by_id = {sample.id: sample for sample in samples}
     errors: dict[str, list[dict]] = {sample.id: [] for sample in samples}
     rerun: dict[str, Sample] = {}
     for diagnostic in report.get("diagnostics", []):
@@ -174,10 +175,12 @@ def _validate_batch(samples: list[Sample], terraform: str, plugin_dir: Path) -> 
             rerun = {sample.id: sample for sample in samples}
     results = {}
     for sample_id, found in errors.items():
-        if sample_id in rerun:
-            results[sample_id] = _validate_alone(rerun[sample_id], terraform, plugin_dir)
-            continue
-        results[sample_id] = Check.from_problems("terraform validate", _errors(found))
+        # Errors in a batch are confirmed alone: the null passed for a required variable is a known value
+        # where a root module would see an unknown one (`for x in var.list` then fails only in the batch).
+        if sample_id in rerun or _errors(found):
+            results[sample_id] = _validate_alone(samples_by_id[sample_id], terraform, plugin_dir)
+        else:
+            results[sample_id] = Check("terraform validate", "pass")
     return results
 
 
