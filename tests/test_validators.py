@@ -40,6 +40,17 @@ resource "aws_sqs_queue" "extra" {
   sqs_managed_sse_enabled = true
 }
 '''
+OPEN_SSH = '''
+resource "aws_security_group" "ssh" {
+  name = "ssh"
+  ingress {
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+'''
 TF_BROKEN = 'resource "aws_sqs_queue" "jobs" {\n  name = "x"\n'
 CFN_GOOD = '''AWSTemplateFormatVersion: "2010-09-09"
 Description: Encrypted queue
@@ -113,18 +124,7 @@ def test_helm_structure_and_pulumi_compile() -> None:
 
 @pytest.mark.skipif(checkov.binary() is None, reason="checkov venv not built: run `make setup`")
 def test_checkov_high_findings_use_the_project_severity_map(tmp_path: Path) -> None:
-    open_ssh = TF_GOOD + '''
-resource "aws_security_group" "ssh" {
-  name = "ssh"
-  ingress {
-    from_port   = 22
-    to_port     = 22
-    protocol    = "tcp"
-    cidr_blocks = ["0.0.0.0/0"]
-  }
-}
-'''
-    results = checkov.check([_tf("open", open_ssh), Sample("cm", "kubernetes", {"m.yaml": K8S_GOOD})])
+    results = checkov.check([_tf("open", TF_GOOD + OPEN_SSH), Sample("cm", "kubernetes", {"m.yaml": K8S_GOOD})])
     assert results["open"][0].status == "fail" and "CKV_AWS_24" in results["open"][0].message
     assert results["cm"][0].status == "pass"
 
@@ -155,18 +155,7 @@ def test_file_names_from_generated_code_cannot_leave_the_sample(tmp_path: Path) 
 
 @pytest.mark.skipif(checkov.binary() is None, reason="checkov venv not built: run `make setup`")
 def test_generated_code_cannot_silence_its_checkers() -> None:
-    suppressed = TF_GOOD + '''
-resource "aws_security_group" "ssh" {
-  #checkov:skip=CKV_AWS_24:trust me
-  name = "ssh"
-  ingress {
-    from_port   = 22
-    to_port     = 22
-    protocol    = "tcp"
-    cidr_blocks = ["0.0.0.0/0"]
-  }
-}
-'''
+    suppressed = TF_GOOD + OPEN_SSH.replace('  name = "ssh"', '  #checkov:skip=CKV_AWS_24:trust me\n  name = "ssh"')
     assert checkov.check([_tf("s", suppressed)])["s"][0].status == "fail"
     silenced = CFN_BAD + "Metadata:\n  cfn-lint:\n    config:\n      ignore_checks:\n        - E3002\n"
     assert cloudformation.check([Sample("c", "cloudformation", {"template.yaml": silenced})])["c"][0].status == "fail"
