@@ -164,3 +164,12 @@ def test_generated_code_cannot_silence_its_checkers() -> None:
 def test_kubernetes_documents_that_are_not_resources_fail_without_crashing() -> None:
     for manifest in ("- just\n- a list\n", "apiVersion: v1\nkind: ConfigMap\nmetadata: oops\n", "kind: ConfigMap\n"):
         assert kubernetes.check([Sample("m", "kubernetes", {"m.yaml": manifest})])["m"][1].status == "fail"
+
+
+@needs_terraform
+def test_terraform_fmt_finds_unformatted_files_from_any_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "deep" / "er").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "deep" / "er")  # terraform prints paths relative to where it runs
+    checks = terraform.fmt_check([_tf("u", TF_UNFORMATTED), _tf("g", TF_GOOD)], terraform.binary())
+    assert (checks["u"].status, checks["g"].status) == ("fail", "pass")

@@ -73,8 +73,9 @@ def _foreign_modules(parsed: dict) -> list[str]:
 def fmt_check(samples: list[Sample], terraform: str) -> dict[str, Check]:
     with tempfile.TemporaryDirectory(prefix="qwen-iac-tf-fmt-") as tmp:
         directories = write_samples(Path(tmp), samples)
-        result = subprocess.run([terraform, "fmt", "-check", "-list=true", "-recursive", "-no-color", tmp],
-                                capture_output=True, text=True, env=_env(Path(tmp)), timeout=600)
+        # Run inside tmp: fmt lists paths relative to its working directory, whatever the argument.
+        result = subprocess.run([terraform, "fmt", "-check", "-list=true", "-recursive", "-no-color", "."],
+                                cwd=tmp, capture_output=True, text=True, env=_env(Path(tmp)), timeout=600)
         unformatted = {Path(tmp, line.strip()).resolve() for line in result.stdout.splitlines() if line.strip()}
         checks = {}
         for sample_id, directory in directories.items():
