@@ -35,8 +35,8 @@ repro: setup
 
 # (2) The test suite (CPU; GPU tests skip with the reason).
 test: setup
-	$(BIN)/ruff check stages corpus tests
+	$(BIN)/ruff check stages corpus tests benchmarks
 	$(BIN)/python -m pytest -ra
 
 lint: setup
-	$(BIN)/ruff check stages corpus tests
+	$(BIN)/ruff check stages corpus tests benchmarks

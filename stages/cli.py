@@ -89,6 +89,24 @@ def split(params_file: ParamsFile = Path("params.yaml")) -> None:
     _run(stage.run, params_file)
 
 
+@app.command("train")
+def train(
+    stage: Annotated[str, typer.Argument(help="train_stage1 or train_stage2")],
+    params_file: ParamsFile = Path("params.yaml"),
+) -> None:
+    """LoRA (CPU) or QLoRA (CUDA) with the style tokens. train_stage1 reads models/base/ and
+    data/splits/stage1_{train,eval}.jsonl and writes models/stage1_adapter/; train_stage2 continues that
+    adapter on data/splits/stage2_train.jsonl (IaC plus replay), evaluates on iac_heldout.jsonl and writes
+    models/complete_adapter/. Both write metrics/STAGE.json and dvclive/STAGE/ (loss and learning-rate
+    curves), and checkpoint into checkpoints/STAGE/ every save_steps: a rerun resumes from the last one."""
+    from stages import train as stage_module
+
+    if stage not in ("train_stage1", "train_stage2"):
+        console.print(f"[bold red]error:[/] unknown stage {stage!r} (allowed: train_stage1, train_stage2)")
+        raise typer.Exit(2)
+    _run(stage_module.run, params_file, stage)
+
+
 @app.command("harvest")
 def harvest(
     directory: Annotated[Path, typer.Argument(help="a directory of your own IaC", exists=True, file_okay=False)],

@@ -45,14 +45,45 @@ class SplitParams(Section):
     near_duplicate_threshold: float = Field(gt=0.0, le=1.0)
 
 
+class LoraParams(Section):
+    r: int = Field(gt=0)
+    alpha: int = Field(gt=0)
+    dropout: float = Field(ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(min_length=1)
+
+
+class TrainingParams(Section):
+    """What both training stages share: the adapter's shape and the token layout cannot change
+    between stage 1 and stage 2."""
+
+    seed: int
+    style_markers: Literal["tokens", "text"] = Field(description="special tokens, or plain text for runtime LoRA")
+    quantization: Literal["auto", "nf4", "none"] = Field(description="auto: nf4 on CUDA, none on CPU")
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(description="auto: bf16 where the hardware has it")
+    gradient_checkpointing: bool
+    paired_styles: bool = Field(description="both styles of a prompt side by side in one optimizer step")
+    lora: LoraParams
+
+
 class TrainParams(Section):
     max_length: int = Field(gt=0)
+    learning_rate: float = Field(gt=0.0)
+    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"]
+    warmup_ratio: float = Field(ge=0.0, lt=1.0)
+    batch_size: int = Field(gt=0)
+    gradient_accumulation_steps: int = Field(gt=0)
+    epochs: float = Field(gt=0.0)
+    max_steps: int = Field(ge=-1, description="-1: run the epochs; otherwise stop after this many optimizer steps")
+    save_steps: int = Field(gt=0)
+    logging_steps: int = Field(gt=0)
+    eval_examples: int = Field(ge=0, description="held-out examples for the final eval loss; 0: all of them")
 
 
 class Params(Section):
     model: ModelParams
     validate_: ValidateParams = Field(alias="validate")
     split: SplitParams
+    train_: TrainingParams = Field(alias="train")
     train_stage1: TrainParams
     train_stage2: TrainParams
 

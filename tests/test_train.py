@@ -1,0 +1,206 @@
+"""Training on CPU with tiny models: the loss mask, the style-token rows (tied Llama that must grow, Qwen3
+layout that must not), stage 2 continuing stage 1's adapter, the replay mix, resuming after a kill, and
+the errors a user gets before any training."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from stages import PipelineError, chat, params, style_tokens, train, training
+from stages.rows import read_jsonl
+from tests.conftest import REPO
+from tests.tiny_models import (
+    STEPS,
+    effective_embeddings,
+    stage2_starts_from_stage1,
+    style_rows_survive_stage2,
+    write_project,
+)
+
+
+def _train(root: Path, *stages: str) -> list[dict]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        loaded = params.load()
+        return [train.run(loaded, stage) for stage in stages]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    root = write_project(tmp_path_factory.mktemp("trained"), tiny_model_dir)
+    _train(root, "train_stage1", "train_stage2")
+    return root
+
+
+def _masked_text(tokenizer: object, example: dict) -> str:
+    kept = [token for token, keep in zip(example["input_ids"], example["completion_mask"], strict=True) if keep]
+    return tokenizer.decode(kept)
+
+
+@pytest.mark.parametrize("model_fixture", ["tiny_model_dir", "tiny_qwen3_dir"])
+def test_loss_falls_exactly_on_the_answer_and_its_end_of_turn(model_fixture: str,
+                                                              request: pytest.FixtureRequest) -> None:
+    tokenizer = training.load_tokenizer(request.getfixturevalue(model_fixture), "tokens")
+    rows = [row for name in ("verbosity", "iac") for row in list(read_jsonl(REPO / "data/raw" / f"{name}.jsonl"))[:3]]
+    for row in rows:
+        row = {**row, "style": row.get("style") or "VERBOSE"}
+        example = training.tokenize(row, tokenizer)
+        assert _masked_text(tokenizer, example) == row["output"] + tokenizer.eos_token
+        style_id = tokenizer.convert_tokens_to_ids(chat.STYLE_TOKENS[row["style"]])
+        assert example["input_ids"].count(style_id) == 1  # one special token, in the prompt
+        assert example["completion_mask"][example["input_ids"].index(style_id)] == 0
+    if model_fixture == "tiny_qwen3_dir":  # thinking off renders an empty think block, outside the loss
+        prompt = tokenizer.decode(example["input_ids"][: example["completion_mask"].index(1)])
+        assert prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+
+
+def test_tied_model_grows_to_a_multiple_of_64_and_only_style_rows_train(trained: Path,
+                                                                        tiny_model_dir: Path) -> None:
+    metrics = json.loads((trained / "metrics" / "train_stage1.json").read_text())
+    layout = metrics["style_tokens"]
+    assert layout["rows_before"] == 1024 and layout["rows_after"] == 1088 and layout["resized"]
+    base_in, _, _ = effective_embeddings(trained, None)
+    tuned_in, tuned_out, _ = effective_embeddings(trained, "models/stage1_adapter")
+    changed = (tuned_in != base_in).any(dim=1).nonzero().flatten().tolist()
+    assert changed == sorted(layout["token_ids"].values())
+    assert torch.equal(tuned_out, tuned_in)  # still tied after the merge
+    adapter = load_file(trained / "models" / "stage1_adapter" / "adapter_model.safetensors")
+    assert not [key for key in adapter if "embed_tokens.weight" in key or "lm_head.weight" in key]
+
+
+def test_qwen3_layout_keeps_every_row_and_trains_only_the_style_rows(tmp_path: Path, tiny_qwen3_dir: Path) -> None:
+    root = write_project(tmp_path, tiny_qwen3_dir, **{"train_stage1.max_steps": 2})
+    (stage1,) = _train(root, "train_stage1")
+    layout = stage1["style_tokens"]
+    assert layout == {"rows_before": 151936, "rows_after": 151936, "resized": False,
+                      "token_ids": {"TERSE": 151669, "VERBOSE": 151670}}
+    base_in, base_out, _ = effective_embeddings(root, None)
+    tuned_in, tuned_out, _ = effective_embeddings(root, "models/stage1_adapter")
+    assert tuned_in.shape[0] == 151936
+    assert (tuned_in != base_in).any(dim=1).nonzero().flatten().tolist() == [151669, 151670]
+    assert torch.equal(tuned_out, base_out)  # untied lm_head: not touched at all
+
+
+def test_stage2_starts_from_exactly_the_stage1_adapter(trained: Path) -> None:
+    assert stage2_starts_from_stage1(trained)
+
+
+def test_style_rows_survive_stage2_and_the_mix_holds_the_replay(trained: Path) -> None:
+    assert style_rows_survive_stage2(trained)
+    metrics = json.loads((trained / "metrics" / "train_stage2.json").read_text())
+    assert metrics["examples_by_source"] == {"iac": 10, "verbosity": 2}
+    assert metrics["steps"] == STEPS["train_stage2"]
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(trained / "models" / "complete_adapter")
+    for style, token_id in metrics["style_tokens"]["token_ids"].items():
+        assert tokenizer(chat.STYLE_TOKENS[style], add_special_tokens=False)["input_ids"] == [token_id]
+
+
+def test_metrics_curves_and_model_card(trained: Path) -> None:
+    metrics = json.loads((trained / "metrics" / "train_stage1.json").read_text())
+    assert metrics["steps"] == STEPS["train_stage1"] and metrics["tokens_seen"] > 0
+    assert metrics["final_loss"] > 0 and metrics["eval_loss"] > 0 and metrics["peak_memory_gib"] > 0
+    loss_curve = (trained / "dvclive/train_stage1/plots/metrics/loss.tsv").read_text().splitlines()
+    assert [line.split("\t")[0] for line in loss_curve] == ["step", "1", "2", "3", "4"]
+    card = (trained / "models/stage1_adapter/README.md").read_text()
+    assert training.file_sha256(trained / "data/splits/stage1_train.jsonl") in card
+    assert not (trained / "checkpoints" / "train_stage1").exists()  # done: nothing left to resume
+
+
+KILL_AT = """
+import os, signal, sys
+from transformers import TrainerCallback
+from stages import params, train
+
+class Kill(TrainerCallback):
+    def on_log(self, args, state, control, **kwargs):
+        if state.global_step == 3:  # step 3 is on the curves; checkpoint-2 exists, checkpoint-4 never will
+            os.kill(os.getpid(), signal.SIGKILL)
+
+train.run(params.load(), "train_stage1", callbacks=[Kill()])
+"""
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path: Path, trained: Path, tiny_model_dir: Path) -> None:
+    root = write_project(tmp_path, tiny_model_dir)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    killed = subprocess.run([sys.executable, "-c", KILL_AT], cwd=root, env=env, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert sorted(p.name for p in (root / "checkpoints/train_stage1").glob("checkpoint-*")) == ["checkpoint-2"]
+
+    (resumed,) = _train(root, "train_stage1")
+    assert resumed["resumed_from"].endswith("checkpoint-2") and resumed["steps"] == STEPS["train_stage1"]
+    steps = [line.split("\t")[0] for line in (root / "dvclive/train_stage1/plots/metrics/loss.tsv")
+             .read_text().splitlines()[1:]]
+    assert steps == ["1", "2", "3", "4"]  # the curve continues, no step logged twice
+    uninterrupted = load_file(trained / "models/stage1_adapter/adapter_model.safetensors")
+    for key, value in load_file(root / "models/stage1_adapter/adapter_model.safetensors").items():
+        torch.testing.assert_close(value, uninterrupted[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_out_of_memory_ends_with_advice_and_keeps_the_checkpoint(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from transformers import TrainerCallback
+
+    class OutOfMemoryAtStep3(TrainerCallback):  # what CUDA raises, raised where it would be
+        def on_step_end(self, args: object, state: object, control: object, **kwargs: object) -> None:
+            if state.global_step == 3:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    root = write_project(tmp_path, tiny_model_dir)
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(PipelineError) as error:
+        patch.chdir(root)
+        train.run(params.load(), "train_stage1", callbacks=[OutOfMemoryAtStep3()])
+    message = str(error.value)
+    assert "train_stage1.max_length" in message and "train.gradient_checkpointing" in message
+    assert "checkpoint-2" in message and (root / "checkpoints/train_stage1/checkpoint-2").is_dir()
+
+
+def test_refused_before_training(tmp_path: Path, tiny_model_dir: Path) -> None:
+    import shutil
+
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    no_template = tmp_path / "no-template"
+    shutil.copytree(tiny_model_dir, no_template)
+    config = json.loads((no_template / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (no_template / "tokenizer_config.json").write_text(json.dumps(config))
+    (no_template / "chat_template.jinja").unlink(missing_ok=True)
+    with pytest.raises(PipelineError, match="no chat template"):
+        training.load_tokenizer(no_template, "tokens")
+
+    words = Tokenizer(models.WordLevel({"[UNK]": 0, "hello": 1}, unk_token="[UNK]"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    with pytest.raises(PipelineError, match="cannot encode the TERSE marker"):
+        style_tokens.add_to_tokenizer(PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]"), "text")
+
+    with pytest.raises(PipelineError, match=r"train_stage2\.max_length 9000 exceeds the base model's context of 4096"):
+        training.check_context(tiny_model_dir, 9000, "train_stage2")
+
+    loaded = params.load(REPO / "params.yaml")
+    on_cpu = loaded.train_.model_copy(update={"precision": "bf16"})
+    if not torch.cuda.is_available():
+        with pytest.raises(PipelineError, match=r"train\.precision: bf16 needs a CUDA GPU"):
+            training.choose_hardware(on_cpu)
+        assert training.choose_hardware(loaded.train_) == training.Hardware("cpu", "none", "fp32")
+
+
+def test_text_markers_add_no_tokens_and_train_no_rows(tiny_model_dir: Path) -> None:
+    tokenizer = training.load_tokenizer(tiny_model_dir, "text")
+    assert chat.STYLE_TOKENS["TERSE"] not in tokenizer.get_vocab()
+    loaded = params.load(REPO / "params.yaml")
+    settings = loaded.train_.model_copy(update={"style_markers": "text"})
+    _, layout = training.load_base(tiny_model_dir, tokenizer, settings, training.choose_hardware(settings))
+    assert layout["rows_after"] == layout["rows_before"] == 1024 and not layout["token_ids"]
+    assert training.lora_config(settings, layout).trainable_token_indices is None
+    example = training.tokenize({"instruction": "Hi?", "output": "Hello.", "style": "TERSE"}, tokenizer)
+    assert _masked_text(tokenizer, example) == "Hello." + tokenizer.eos_token
