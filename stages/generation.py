@@ -34,11 +34,12 @@ def generate(model: Any, tokenizer: Any, conversations: list[list[dict[str, str]
     return answers
 
 
-def style_ratio(model: Any, tokenizer: Any, rows: list[dict[str, Any]], max_new_tokens: int) -> dict[str, Any]:
+def style_ratio(model: Any, tokenizer: Any, rows: list[dict[str, Any]], max_new_tokens: int,
+                batch_size: int = 32) -> dict[str, Any]:
     """Mean generated tokens under each style and their ratio: the verbosity separation."""
     result: dict[str, Any] = {}
     for style in chat.STYLE_TOKENS:
-        answers = generate(model, tokenizer, prompts(rows, style), max_new_tokens)
+        answers = generate(model, tokenizer, prompts(rows, style), max_new_tokens, batch_size)
         result[style] = {"mean_tokens": sum(a["tokens"] for a in answers) / len(answers),
                          "stopped": sum(a["stopped"] for a in answers)}
     result["ratio"] = round(result["VERBOSE"]["mean_tokens"] / max(result["TERSE"]["mean_tokens"], 1.0), 3)

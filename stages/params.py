@@ -77,6 +77,7 @@ class TrainParams(Section):
     save_steps: int = Field(gt=0)
     logging_steps: int = Field(gt=0)
     eval_examples: int = Field(ge=0, description="held-out examples for the final eval loss; 0: all of them")
+    freeze_style_rows: bool = Field(False, description="keep the style tokens' rows as the previous stage left them")
 
 
 class Params(Section):
@@ -86,6 +87,12 @@ class Params(Section):
     train_: TrainingParams = Field(alias="train")
     train_stage1: TrainParams
     train_stage2: TrainParams
+
+    @model_validator(mode="after")
+    def _stage1_trains_the_style_rows(self) -> "Params":
+        if self.train_stage1.freeze_style_rows:
+            raise ValueError("train_stage1.freeze_style_rows must be false: stage 1 is where the style rows learn")
+        return self
 
     @model_validator(mode="after")
     def _verbosity_and_iac_sources(self) -> "Params":

@@ -76,6 +76,10 @@ def load_for_training(params: Params, base_dir: Path, paths: Paths, hardware: tr
     if paths.previous_adapter is None:
         return model, tokenizer, layout, training.lora_config(settings, layout)
     model = PeftModel.from_pretrained(model, paths.previous_adapter, is_trainable=True)
+    if params.train_stage2.freeze_style_rows:
+        for name, parameter in model.named_parameters():
+            if "trainable_tokens" in name:  # PEFT's trainable-token rows
+                parameter.requires_grad_(False)
     return model, tokenizer, layout, None
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from stages import PipelineError, chat, params, style_tokens, train, training
@@ -185,6 +186,11 @@ def test_refused_before_training(tmp_path: Path, tiny_model_dir: Path) -> None:
 
     with pytest.raises(PipelineError, match=r"train_stage2\.max_length 9000 exceeds the base model's context of 4096"):
         training.check_context(tiny_model_dir, 9000, "train_stage2")
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["train_stage1"]["freeze_style_rows"] = True
+    with pytest.raises(PipelineError, match=r"train_stage1\.freeze_style_rows must be false"):
+        params.parse(raw)
 
     loaded = params.load(REPO / "params.yaml")
     on_cpu = loaded.train_.model_copy(update={"precision": "bf16"})

@@ -132,21 +132,23 @@ def stage2_starts_from_stage1(root: Path) -> bool:
     paths = train.Paths(*(root / p for p in (default.train, default.eval, default.out, default.previous_adapter)))
     model, _, _, peft_config = train.load_for_training(loaded, root / "models" / "base", paths,
                                                        training.choose_hardware(loaded.train_))
-    trainable = {name.replace(".default", ""): p.detach().cpu() for name, p in model.named_parameters()
-                 if p.requires_grad}
+    adapter = {name.replace(".default", ""): p for name, p in model.named_parameters()
+               if "lora_" in name or "trainable_tokens_delta" in name}
     saved = load_file(root / "models" / "stage1_adapter" / "adapter_model.safetensors")
-    return (peft_config is None and len(model.peft_config) == 1 and trainable.keys() == saved.keys()
-            and all(torch.equal(trainable[key], value) for key, value in saved.items()))
+    lora_trainable = all(p.requires_grad for name, p in adapter.items() if "lora_" in name)
+    return (peft_config is None and len(model.peft_config) == 1 and lora_trainable and adapter.keys() == saved.keys()
+            and all(torch.equal(adapter[key].detach().cpu(), value) for key, value in saved.items()))
 
 
 def style_rows_survive_stage2(root: Path) -> bool:
-    """The style rows after stage 2 stay near their stage-1 values (continued, not re-initialised):
-    closer to them than stage 1 moved away from the seed rows it started from."""
+    """Stage 1 moved the style rows away from their seed values, and stage 2 (train_stage2.freeze_style_rows)
+    kept them bit for bit."""
+    import torch
     from safetensors.torch import load_file
 
-    key = "base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta"  # PEFT's name: trained rows
+    key = "base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta"  # PEFT's name: the rows
     seed, _, layout = effective_embeddings(root)
-    seed_rows = seed[sorted(layout["token_ids"].values())].float().cpu()
-    stage1, stage2 = (load_file(root / adapter / "adapter_model.safetensors")[key].float()
+    seed_rows = seed[sorted(layout["token_ids"].values())].cpu()
+    stage1, stage2 = (load_file(root / adapter / "adapter_model.safetensors")[key]
                       for adapter in ("models/stage1_adapter", "models/complete_adapter"))
-    return bool((stage1 - seed_rows).norm() > 0 and (stage2 - stage1).norm() < (stage1 - seed_rows).norm())
+    return bool(not torch.equal(stage1, seed_rows.to(stage1.dtype)) and torch.equal(stage1, stage2))
