@@ -18,15 +18,14 @@ from stages import generation, params, training
 from stages.rows import read_jsonl
 
 
-def measure(adapter: Path | None, max_new_tokens: int) -> dict:
+def measure(adapter: Path, max_new_tokens: int) -> dict:
     from peft import PeftModel
 
     loaded = params.load()
     hardware = training.choose_hardware(loaded.train_)
-    tokenizer = training.load_tokenizer(adapter or Path("models/base"), loaded.train_.style_markers)
+    tokenizer = training.load_tokenizer(adapter, loaded.train_.style_markers)
     model, _ = training.load_base(Path("models/base"), tokenizer, loaded.train_, hardware)
-    if adapter is not None:
-        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()  # merged: plain layers, faster
+    model = PeftModel.from_pretrained(model, adapter).merge_and_unload()  # merged: plain layers, faster
     model.eval()
     rows = list(read_jsonl(Path("data/splits/verbosity_eval.jsonl")))
     started = time.perf_counter()
@@ -44,7 +43,7 @@ def main() -> None:
     report = {"what": "mean generated tokens per style on data/splits/verbosity_eval.jsonl, greedy",
               "train_metrics": {stage: json.loads(Path(f"metrics/{stage}.json").read_text())
                                 for stage in ("train_stage1", "train_stage2")}}
-    for name, adapter in (("base_with_seed_rows", None), ("stage1_adapter", Path("models/stage1_adapter")),
+    for name, adapter in (("stage1_adapter", Path("models/stage1_adapter")),
                           ("complete_adapter", Path("models/complete_adapter"))):
         report[name] = measure(adapter, args.max_new_tokens)
         print(name, json.dumps(report[name]), flush=True)

@@ -97,7 +97,7 @@ def train(
     """LoRA (CPU) or QLoRA (CUDA) with the style tokens. train_stage1 reads models/base/ and
     data/splits/stage1_{train,eval}.jsonl and writes models/stage1_adapter/; train_stage2 continues that
     adapter on data/splits/stage2_train.jsonl (IaC plus replay), evaluates on iac_heldout.jsonl and writes
-    models/complete_adapter/. Both write metrics/STAGE.json and dvclive/STAGE/ (loss and learning-rate
+    models/complete_adapter/. Both write metrics/STAGE.json and reports/curves/STAGE/ (loss and learning-rate
     curves), and checkpoint into checkpoints/STAGE/ every save_steps: a rerun resumes from the last one."""
     from stages import train as stage_module
 

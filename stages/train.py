@@ -93,7 +93,7 @@ def run(params: Params, stage: str, *, base_dir: Path = Path("models/base"), pat
     console = console or Console()
     paths = paths or default_paths(stage)
     checkpoint_dir = checkpoint_dir or Path("checkpoints") / stage
-    live_dir = live_dir or Path("dvclive") / stage
+    live_dir = live_dir or Path("reports/curves") / stage
     metrics_path = metrics_path or Path("metrics") / f"{stage}.json"
     settings, stage_params = params.train_, params.train(stage)
 

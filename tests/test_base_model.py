@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import edit_params, load_params
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from stages import PipelineError, base_model, model_io
+from tests.conftest import edit_params, load_params
 
 
 @pytest.mark.slow

@@ -8,12 +8,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 from corpus import build
 from stages import benchmarks
 from stages.iac_code import main_language
 from stages.rows import near_duplicate_pairs, prompt_text
+from tests.conftest import REPO
 
 RAW = REPO / "data" / "raw"
 BENCHMARKS = REPO.parent / "shared" / "benchmarks"

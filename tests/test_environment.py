@@ -7,7 +7,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+
+from tests.conftest import REPO
 
 CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
 

@@ -2,11 +2,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
 from typer.testing import CliRunner
 
 from stages import PipelineError, params
 from stages.cli import app
+from tests.conftest import REPO
 
 
 def _shipped() -> dict:
@@ -28,7 +28,10 @@ def test_shipped_params_are_valid() -> None:
                                            "default_style, max_length_of"),
     ("model.dtype", "fp8", "model.dtype: Input should be 'bfloat16', 'float16' or 'float32'"),
     ("split.replay_fraction", 1.5, "split.replay_fraction: Input should be less than 1"),
-    ("trainer", {"lr": 1}, "trainer: unknown key (allowed here: model, validate, split, train_stage1, train_stage2)"),
+    ("trainer", {"lr": 1}, "trainer: unknown key (allowed here: model, validate, split, train, train_stage1, "
+                           "train_stage2)"),
+    ("train.quantization", "int8", "train.quantization: Input should be 'auto', 'nf4' or 'none'"),
+    ("train_stage2.lr_scheduler", "step", "train_stage2.lr_scheduler: Input should be 'cosine', 'linear', "),
 ])
 def test_bad_key_or_value_is_refused_naming_the_key(dotted: str, value: object, message: str) -> None:
     raw = _shipped()

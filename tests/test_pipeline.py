@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+
+from tests.conftest import REPO
 
 
 def _dvc(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -27,12 +28,18 @@ def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
         (shutil.copytree if source.is_dir() else shutil.copyfile)(source, target)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["model"]["base"] = str(embedded_base[0])  # the converted GGUF, as a local directory: saves a minute
+    # The real model through both training stages, a few rows each: the CPU-time figure is in the README.
+    params["train_stage1"].update(max_steps=2, gradient_accumulation_steps=2, save_steps=1, eval_examples=1)
+    params["train_stage2"].update(max_steps=1, gradient_accumulation_steps=1, save_steps=1, eval_examples=1)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    # A clone has history; dvclive's Live() refuses a git repository without a commit ("Empty git repo").
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init"],
+                   cwd=repo, check=True)
 
     first = _dvc(repo, "repro")
     assert first.returncode == 0, first.stdout + first.stderr
-    for stage in ("base_model", "validate@verbosity", "validate@iac", "split"):
+    for stage in ("base_model", "validate@verbosity", "validate@iac", "split", "train_stage1", "train_stage2"):
         assert f"Running stage '{stage}'" in first.stdout
 
     second = _dvc(repo, "repro")
@@ -45,3 +52,7 @@ def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
     for source in ("verbosity", "iac"):
         assert json.loads((repo / f"metrics/data_{source}.json").read_text())["rows_rejected"] == 0
     assert (repo / "dvc.lock").exists()
+    stage2 = json.loads((repo / "metrics/train_stage2.json").read_text())
+    assert stage2["steps"] == 1 and stage2["style_tokens"]["rows_after"] == 49216
+    assert (repo / "models/complete_adapter/adapter_model.safetensors").exists()
+    assert not (repo / "checkpoints/train_stage1").exists()

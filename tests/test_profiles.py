@@ -2,9 +2,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 from stages import PipelineError, params, profiles
+from tests.conftest import REPO
 
 
 @pytest.fixture
@@ -34,5 +34,21 @@ def test_a_profile_that_breaks_the_schema_writes_nothing(workdir: Path) -> None:
 
 
 def test_unknown_profile_lists_the_available_ones(workdir: Path) -> None:
-    with pytest.raises(PipelineError, match="available: qwen3-14b"):
+    with pytest.raises(PipelineError, match="available: a10g-24gb, gpu-80gb, qwen3-14b"):
         profiles.apply("qwen3-32b", workdir / "params.yaml", workdir / "profiles")
+
+
+@pytest.mark.parametrize(("hardware", "sequences_per_step"), [("a10g-24gb", 1), ("gpu-80gb", 4)])
+def test_qwen3_14b_hardware_profiles_give_the_seed_recipe(workdir: Path, hardware: str,
+                                                          sequences_per_step: int) -> None:
+    profiles.apply("qwen3-14b", workdir / "params.yaml", workdir / "profiles")
+    profiles.apply(hardware, workdir / "params.yaml", workdir / "profiles")
+    merged = params.load(workdir / "params.yaml")
+    assert (merged.train_.quantization, merged.train_.precision, merged.train_.seed) == ("nf4", "bf16", 42)
+    assert merged.train_.gradient_checkpointing and merged.train_.lora.r == 16 and merged.train_.lora.alpha == 32
+    for stage, learning_rate, max_length in (("train_stage1", 2e-4, 2048), ("train_stage2", 1.5e-4, 3072)):
+        config = merged.train(stage)
+        assert (config.learning_rate, config.max_length, config.lr_scheduler) == (learning_rate, max_length, "cosine")
+        assert (config.warmup_ratio, config.epochs, config.max_steps) == (0.03, 1, -1)
+        assert config.batch_size == sequences_per_step
+        assert config.batch_size * config.gradient_accumulation_steps == 16  # the seed's effective batch

@@ -3,10 +3,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import edit_params, load_params
 
 from stages import PipelineError, split
 from stages.rows import normalise, prompt_text, write_jsonl
+from tests.conftest import edit_params, load_params
 
 SPLIT_FILES = ("stage1_train", "stage1_eval", "stage2_train", "verbosity_eval", "iac_heldout", "purged")
 LANGUAGES = ("terraform", "kubernetes", "cloudformation", "helm", "pulumi")

@@ -109,7 +109,7 @@ def test_metrics_curves_and_model_card(trained: Path) -> None:
     metrics = json.loads((trained / "metrics" / "train_stage1.json").read_text())
     assert metrics["steps"] == STEPS["train_stage1"] and metrics["tokens_seen"] > 0
     assert metrics["final_loss"] > 0 and metrics["eval_loss"] > 0 and metrics["peak_memory_gib"] > 0
-    loss_curve = (trained / "dvclive/train_stage1/plots/metrics/loss.tsv").read_text().splitlines()
+    loss_curve = (trained / "reports/curves/train_stage1/plots/metrics/loss.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in loss_curve] == ["step", "1", "2", "3", "4"]
     card = (trained / "models/stage1_adapter/README.md").read_text()
     assert training.file_sha256(trained / "data/splits/stage1_train.jsonl") in card
@@ -139,7 +139,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path: Path, trained: 
 
     (resumed,) = _train(root, "train_stage1")
     assert resumed["resumed_from"].endswith("checkpoint-2") and resumed["steps"] == STEPS["train_stage1"]
-    steps = [line.split("\t")[0] for line in (root / "dvclive/train_stage1/plots/metrics/loss.tsv")
+    steps = [line.split("\t")[0] for line in (root / "reports/curves/train_stage1/plots/metrics/loss.tsv")
              .read_text().splitlines()[1:]]
     assert steps == ["1", "2", "3", "4"]  # the curve continues, no step logged twice
     uninterrupted = load_file(trained / "models/stage1_adapter/adapter_model.safetensors")

@@ -3,9 +3,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import edit_params, load_params
 
 from stages import PipelineError, validate
+from tests.conftest import edit_params, load_params
 
 LONG_ANSWER = ("A hash table stores values in an array of buckets and finds the bucket by hashing the key. "
                "Collisions are handled by chaining or open addressing, and the table grows when it fills up. ") * 4
