@@ -18,13 +18,14 @@ from stages import generation, params, training
 from stages.rows import read_jsonl
 
 
-def measure(adapter: Path, max_new_tokens: int) -> dict:
+def measure(adapter: Path, max_new_tokens: int, loaded: params.Params | None = None,
+            base_dir: Path = Path("models/base")) -> dict:
     from peft import PeftModel
 
-    loaded = params.load()
+    loaded = loaded or params.load()
     hardware = training.choose_hardware(loaded.train_)
     tokenizer = training.load_tokenizer(adapter, loaded.train_.style_markers)
-    model, _ = training.load_base(Path("models/base"), tokenizer, loaded.train_, hardware)
+    model, _ = training.load_base(base_dir, tokenizer, loaded.train_, hardware)
     model = PeftModel.from_pretrained(model, adapter).merge_and_unload()  # merged: plain layers, faster
     model.eval()
     rows = list(read_jsonl(Path("data/splits/verbosity_eval.jsonl")))

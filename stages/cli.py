@@ -107,6 +107,34 @@ def train(
     _run(stage_module.run, params_file, stage)
 
 
+@app.command("merge")
+def merge(params_file: ParamsFile = Path("params.yaml")) -> None:
+    """Merge the adapter into the base. Reads: models/base/, models/complete_adapter/. Writes: models/merged/
+    (safetensors in merge.dtype, tokenizer with the style tokens, chat template, generation config) and
+    metrics/merge.json."""
+    from stages import merge as stage
+
+    _run(stage.run, params_file)
+
+
+@app.command("quantize")
+def quantize(params_file: ParamsFile = Path("params.yaml")) -> None:
+    """AWQ int4 with llm-compressor. Reads: models/merged/, data/splits/stage2_train.jsonl (calibration).
+    Writes: models/awq/ (compressed-tensors) and metrics/quantize.json."""
+    from stages import quantize as stage
+
+    _run(stage.run, params_file)
+
+
+@app.command("parity")
+def parity(params_file: ParamsFile = Path("params.yaml")) -> None:
+    """bf16 merged vs AWQ on 100 prompts. Reads: models/merged/, models/awq/, data/splits/. Writes:
+    metrics/parity.json and reports/parity.jsonl; exits 1 when a threshold in `parity` is crossed."""
+    from stages import parity as stage
+
+    _run(stage.run, params_file)
+
+
 @app.command("harvest")
 def harvest(
     directory: Annotated[Path, typer.Argument(help="a directory of your own IaC", exists=True, file_okay=False)],

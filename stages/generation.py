@@ -1,11 +1,24 @@
 """Batched greedy generation in the training format: the model's own chat template, thinking off,
-the style marker at the start of the user turn. Used by the verbosity measurements."""
+the style marker at the start of the user turn. Used by the parity stage and the verbosity measurements."""
 
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from stages import chat
+
+
+def load_model(model_dir: Path) -> tuple[Any, Any]:
+    """A merged or AWQ model directory, ready to generate: bf16 on CUDA; fp32 on CPU, which has no fast
+    bf16 arithmetic (bf16 and int4-times-scale weights widen to fp32 exactly, so nothing changes but speed)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cuda = torch.cuda.is_available()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16 if cuda else torch.float32,
+                                                 device_map={"": 0} if cuda else None)
+    model.eval()
+    return model, AutoTokenizer.from_pretrained(model_dir)
 
 
 def prompts(rows: list[dict[str, Any]], style: str) -> list[list[dict[str, str]]]:
@@ -30,7 +43,7 @@ def generate(model: Any, tokenizer: Any, conversations: list[list[dict[str, str]
             stopped = end_of_turn in sequence
             tokens = sequence[: sequence.index(end_of_turn)] if stopped else sequence
             answers.append({"text": tokenizer.decode(tokens, skip_special_tokens=True), "tokens": len(tokens),
-                            "stopped": stopped})
+                            "token_ids": tokens, "stopped": stopped})
     return answers
 
 

@@ -78,6 +78,31 @@ class TrainParams(Section):
     logging_steps: int = Field(gt=0)
     eval_examples: int = Field(ge=0, description="held-out examples for the final eval loss; 0: all of them")
     freeze_style_rows: bool = Field(False, description="keep the style tokens' rows as the previous stage left them")
+    style_rows_lr_multiplier: float = Field(1.0, gt=0.0, description="the style rows' learning rate over learning_rate")
+
+
+class MergeParams(Section):
+    base: Literal["original", "nf4_roundtrip"] = Field(
+        description="original: the base weights as published | nf4_roundtrip: quantized to nf4 and back, "
+                    "what a QLoRA adapter saw in training")
+    dtype: Literal["bfloat16", "float16", "float32"] = Field(description="of the merged weights")
+
+
+class QuantizeParams(Section):
+    scheme: Literal["W4A16", "W4A16_ASYM"] = Field(
+        description="int4 weights, 16-bit activations; W4A16 (symmetric) also loads in transformers here")
+    group_size: int = Field(gt=0, description="weights per scale; must divide every quantized layer's input width")
+    calibration_samples: int = Field(gt=0, description="stage-2 training conversations AWQ calibrates on")
+    max_seq_length: int = Field(gt=0, description="calibration tokens per conversation")
+
+
+class ParityParams(Section):
+    prompts_per_set: int = Field(gt=0, description="verbosity and IaC held-out prompts, each asked in both styles")
+    max_new_tokens: int = Field(gt=0)
+    first_tokens: int = Field(gt=0, description="greedy agreement is measured over this many first tokens")
+    max_perplexity_increase: float = Field(ge=0.0, description="AWQ over bf16 on held-out answers; 0.1: +10%")
+    min_first_tokens_agreement: float = Field(ge=0.0, le=1.0)
+    max_style_ratio_drop: float = Field(ge=0.0, le=1.0, description="relative drop of the TERSE/VERBOSE ratio")
 
 
 class Params(Section):
@@ -87,6 +112,9 @@ class Params(Section):
     train_: TrainingParams = Field(alias="train")
     train_stage1: TrainParams
     train_stage2: TrainParams
+    merge: MergeParams
+    quantize: QuantizeParams
+    parity: ParityParams
 
     @model_validator(mode="after")
     def _stage1_trains_the_style_rows(self) -> "Params":

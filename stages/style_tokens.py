@@ -3,9 +3,11 @@
 In `tokens` mode the markers become special tokens. Qwen3 has room for them in its padding rows
 (151,669 tokens, 151,936 rows), so the embedding keeps its shape; a model with no spare rows grows to
 the next multiple of 64, never shrinks. Their rows start from the mean embedding of a phrase that says
-the same thing, a start the model already half understands; any other new rows are zero. All of it is
-deterministic, so every load (stage 2, merge, evaluation) rebuilds the same matrix, and the adapter
-carries only the two trained rows (PEFT trainable tokens), never a whole embedding.
+the same thing, a start the model already half understands. (Rescaling that mean to a typical token's
+norm, three times longer, made the style tokens harder to learn: benchmarks/results/verbosity_sweep.json.)
+Any other new rows are zero. All of it is deterministic, so every load (stage 2, merge, evaluation)
+rebuilds the same matrix, and the adapter carries only the two trained rows (PEFT trainable tokens),
+never a whole embedding.
 In `text` mode nothing changes: the markers stay plain text, as runtime LoRA in vLLM requires."""
 
 from typing import Any, Literal

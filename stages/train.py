@@ -110,7 +110,7 @@ def run(params: Params, stage: str, *, base_dir: Path = Path("models/base"), pat
 
     checkpoint = training.last_checkpoint(checkpoint_dir, _fingerprint(params, stage, base_dir, paths))
     resume_step = int(Path(checkpoint).name.split("-")[-1]) if checkpoint else None
-    trainer = training.trainer_class()(
+    trainer = training.trainer_class(stage_params.style_rows_lr_multiplier)(
         model=model, args=training.sft_config(stage_params, settings, hardware, checkpoint_dir),
         train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer, peft_config=peft_config,
         callbacks=[training.curves_callback(live_dir, resume_step), *(callbacks or [])])

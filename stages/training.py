@@ -156,8 +156,10 @@ def sft_config(stage: TrainParams, settings: TrainingParams, hardware: Hardware,
         report_to="none", dataloader_pin_memory=hardware.device == "cuda", disable_tqdm=True)
 
 
-def trainer_class() -> type:
-    """TRL's SFTTrainer with two narrow fixes, both no-ops where they are not needed."""
+def trainer_class(style_rows_lr_multiplier: float = 1.0) -> type:
+    """TRL's SFTTrainer with two narrow fixes, both no-ops where they are not needed, and the style rows in
+    their own optimizer group: two embedding rows learn slowly at a LoRA learning rate (textual inversion
+    trains embeddings at a higher rate for the same reason)."""
     from transformers import Trainer
     from trl import SFTTrainer
     from trl.trainer import utils as trl_utils
@@ -178,6 +180,20 @@ def trainer_class() -> type:
             if trl_utils._ChunkedLogProbFunction is None:
                 return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+        def create_optimizer(self, model: Any = None) -> Any:
+            optimizer = super().create_optimizer(model)
+            style_rows = [parameter for name, parameter in self.model.named_parameters()
+                          if "trainable_tokens" in name and parameter.requires_grad]
+            already = any(group.get("style_rows") for group in optimizer.param_groups)
+            if style_rows and style_rows_lr_multiplier != 1.0 and not already:
+                moved = {id(p) for p in style_rows}
+                for group in optimizer.param_groups:
+                    group["params"] = [p for p in group["params"] if id(p) not in moved]
+                # Before the scheduler exists, so it scales this group's rate like the others.
+                optimizer.add_param_group({"params": style_rows, "weight_decay": 0.0, "style_rows": True,
+                                           "lr": self.args.learning_rate * style_rows_lr_multiplier})
+            return optimizer
 
     return StyleTokenSFTTrainer
 

@@ -31,6 +31,11 @@ def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
     # The real model through both training stages, a few rows each: the CPU-time figure is in the README.
     params["train_stage1"].update(max_steps=2, gradient_accumulation_steps=2, save_steps=1, eval_examples=1)
     params["train_stage2"].update(max_steps=1, gradient_accumulation_steps=1, save_steps=1, eval_examples=1)
+    params["quantize"].update(calibration_samples=4, max_seq_length=128)
+    # Two training steps leave the adapter near the base: parity runs on a small suite with its thresholds
+    # open here (tests/test_merge_quantize.py tests them); the full suite is the main job's.
+    params["parity"].update(prompts_per_set=2, max_new_tokens=8, first_tokens=4, max_perplexity_increase=10.0,
+                            min_first_tokens_agreement=0.0, max_style_ratio_drop=1.0)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     # A clone has history; dvclive's Live() refuses a git repository without a commit ("Empty git repo").
@@ -39,7 +44,8 @@ def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
 
     first = _dvc(repo, "repro")
     assert first.returncode == 0, first.stdout + first.stderr
-    for stage in ("base_model", "validate@verbosity", "validate@iac", "split", "train_stage1", "train_stage2"):
+    for stage in ("base_model", "validate@verbosity", "validate@iac", "split", "train_stage1", "train_stage2",
+                  "merge", "quantize", "parity"):
         assert f"Running stage '{stage}'" in first.stdout
 
     second = _dvc(repo, "repro")
@@ -56,3 +62,6 @@ def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
     assert stage2["steps"] == 1 and stage2["style_tokens"]["rows_after"] == 49216
     assert (repo / "models/complete_adapter/adapter_model.safetensors").exists()
     assert not (repo / "checkpoints/train_stage1").exists()
+    awq = json.loads((repo / "models/awq/config.json").read_text())["quantization_config"]
+    assert awq["format"] == "pack-quantized" and awq["config_groups"]["group_0"]["weights"]["group_size"] == 32
+    assert json.loads((repo / "metrics/parity.json").read_text())["prompts"] == 8

@@ -89,6 +89,34 @@ def test_qwen3_layout_keeps_every_row_and_trains_only_the_style_rows(tmp_path: P
     assert torch.equal(tuned_out, base_out)  # untied lm_head: not touched at all
 
 
+def test_style_rows_learn_at_their_multiple_of_the_rate_under_the_same_schedule(tmp_path: Path,
+                                                                               tiny_model_dir: Path) -> None:
+    from transformers import TrainerCallback
+
+    class RecordRates(TrainerCallback):
+        def __init__(self) -> None:
+            self.steps: list[dict] = []
+
+        def on_step_end(self, args: object, state: object, control: object, **kwargs: object) -> None:
+            style_rows = {id(p) for n, p in kwargs["model"].named_parameters() if "trainable_tokens" in n}
+            groups = kwargs["optimizer"].param_groups
+            self.steps.append({"rates": [group["lr"] for group in groups],
+                               "style": [bool(style_rows & {id(p) for p in group["params"]}) for group in groups],
+                               "only_style": [{id(p) for p in group["params"]} <= style_rows for group in groups]})
+
+    root = write_project(tmp_path, tiny_model_dir, **{"train_stage1.max_steps": 3,
+                                                      "train_stage1.style_rows_lr_multiplier": 10})
+    recorder = RecordRates()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        train.run(params.load(), "train_stage1", callbacks=[recorder])
+    assert len(recorder.steps) == 3
+    for step in recorder.steps:
+        assert step["style"] == [False, False, True] and step["only_style"][2]  # rows moved out, all of them
+        *others, rows = step["rates"]
+        assert all(rows == pytest.approx(10 * rate) for rate in others)
+
+
 def test_stage2_starts_from_exactly_the_stage1_adapter(trained: Path) -> None:
     assert stage2_starts_from_stage1(trained)
 

@@ -83,11 +83,19 @@ def build_tiny_qwen3(out_dir: Path, hidden_size: int = 32, layers: int = 2) -> P
 
 def write_project(root: Path, base_dir: Path, **overrides: object) -> Path:
     """A project with a small slice of the shipped corpus as its splits and quick training params."""
-    raw = {name: [{**row, "source": name, "style": row.get("style") or "VERBOSE"}
-                  for row in read_jsonl(REPO / "data" / "raw" / f"{name}.jsonl")] for name in ("verbosity", "iac")}
+    raw = {name: [{**row, "id": f"{name}:{line}", "source": name, "style": row.get("style") or "VERBOSE"}
+                  for line, row in enumerate(read_jsonl(REPO / "data" / "raw" / f"{name}.jsonl"), 1)]
+           for name in ("verbosity", "iac")}
     iac = raw["iac"]
     splits = {"stage1_train": raw["verbosity"][:24], "stage1_eval": raw["verbosity"][24:28],
               "stage2_train": iac[:10] + raw["verbosity"][:2], "iac_heldout": iac[10:12]}
+    pairs: dict[str, dict] = {}  # verbosity_eval rows as split writes them: one prompt, both references
+    for row in raw["verbosity"][28:48]:
+        pair = pairs.setdefault(row["instruction"], {"id": f"verbosity:{len(pairs)}", "system": "",
+                                                     "instruction": row["instruction"], "input": row.get("input", ""),
+                                                     "references": {}})
+        pair["references"][row["style"]] = row["output"]
+    splits["verbosity_eval"] = [pair for pair in pairs.values() if len(pair["references"]) == 2]
     for name, rows in splits.items():
         write_jsonl(root / "data" / "splits" / f"{name}.jsonl", rows)
     config = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -152,3 +160,25 @@ def style_rows_survive_stage2(root: Path) -> bool:
     stage1, stage2 = (load_file(root / adapter / "adapter_model.safetensors")[key]
                       for adapter in ("models/stage1_adapter", "models/complete_adapter"))
     return bool(not torch.equal(stage1, seed_rows.to(stage1.dtype)) and torch.equal(stage1, stage2))
+
+
+def write_random_adapter(root: Path, base_dir: Path, scale: float = 0.1) -> Path:
+    """models/complete_adapter laid out as train_stage2 saves it, with random non-zero LoRA weights and style
+    rows: a fresh LoRA's B is zero, which would make every merge trivially right."""
+    import torch
+    from peft import get_peft_model
+
+    from stages import params, training
+
+    loaded = params.load(root / "params.yaml")
+    tokenizer = training.load_tokenizer(base_dir, "tokens")
+    model, layout = training.load_base(base_dir, tokenizer, loaded.train_, training.Hardware("cpu", "none", "fp32"))
+    model = get_peft_model(model, training.lora_config(loaded.train_, layout))
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in (p for p in model.parameters() if p.requires_grad):
+            parameter.add_(torch.randn(parameter.shape, generator=generator) * scale)
+    out = root / "models" / "complete_adapter"
+    model.save_pretrained(out, save_embedding_layers=False)
+    tokenizer.save_pretrained(out)
+    return out
