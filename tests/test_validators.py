@@ -6,7 +6,19 @@ from pathlib import Path
 import pytest
 
 from stages.iac_code import to_files
-from stages.validators import Sample, checkov, cloudformation, helm, kubernetes, pulumi, terraform, write_samples
+from stages.validators import (
+    Sample,
+    checkov,
+    cloudformation,
+    helm,
+    kubeconform,
+    kubernetes,
+    pulumi,
+    terraform,
+    tflint,
+    toolchain,
+    write_samples,
+)
 
 TF_GOOD = '''terraform {
   required_version = ">= 1.5"
@@ -173,3 +185,29 @@ def test_terraform_fmt_finds_unformatted_files_from_any_working_directory(
     monkeypatch.chdir(tmp_path / "deep" / "er")  # terraform prints paths relative to where it runs
     checks = terraform.fmt_check([_tf("u", TF_UNFORMATTED), _tf("g", TF_GOOD)], terraform.binary())
     assert (checks["u"].status, checks["g"].status) == ("fail", "pass")
+
+
+def test_absent_tools_are_skipped_never_passed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    sample = [_tf("t", TF_GOOD)]
+    assert tflint.check(sample)["t"][0].as_dict() == {"tool": "tflint", "status": "skipped",
+                                                      "message": "tflint not installed"}
+    assert kubeconform.check(sample, "1.31.0")["t"][0].message == "kubeconform not installed"
+    checks = toolchain.check_all([Sample("p", "pulumi", {"__main__.py": "import pulumi\n"})])
+    assert [(c.tool, c.status) for c in checks["p"]] == [("python compile", "pass")]
+
+
+@pytest.mark.skipif(tflint.binary() is None, reason="tflint is not installed (no package registry here ships it)")
+def test_real_tflint_tells_a_broken_sample_from_clean_ones() -> None:
+    results = tflint.check([_tf("good", TF_GOOD), _tf("broken", TF_BROKEN), _tf("other", TF_GOOD.replace("jobs", "x"))])
+    assert [results[name][0].status for name in ("good", "broken", "other")] == ["pass", "fail", "pass"]
+
+
+@pytest.mark.skipif(kubeconform.binary() is None or kubeconform.schema_location() is None,
+                    reason="kubeconform is not installed (no package registry here ships it) or "
+                           f"{kubeconform.SCHEMAS_ENV} names no local schemas")
+def test_real_kubeconform_is_strict_and_fails_unknown_kinds() -> None:
+    samples = [Sample(name, "kubernetes", {"m.yaml": manifest}) for name, manifest in
+               (("good", K8S_GOOD), ("field", K8S_UNKNOWN_FIELD), ("kind", K8S_UNKNOWN_KIND))]
+    results = kubeconform.check(samples, kubernetes.DEFAULT_VERSION)
+    assert [results[name][0].status for name in ("good", "field", "kind")] == ["pass", "fail", "fail"]
