@@ -1,8 +1,7 @@
 """Smoke measurement of verbosity control after each training stage: mean generated tokens under
 <STYLE_TERSE> and <STYLE_VERBOSE> on the 25-prompt verbosity eval set (greedy, the model's own chat
-template), and their ratio. The evaluation stage proper (eval_verbosity) comes with the evaluation
-issue; this is the quick check that training did its job. Run from the repository root after
-`dvc repro`:
+template), and their ratio, for the stage-1 and the complete adapter (the pipeline's eval_verbosity
+measures the merged and AWQ models). Run from the repository root after `dvc repro`:
 
     python -m benchmarks.verbosity_smoke --out benchmarks/results/verbosity_smoke.json
 """
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from stages import generation, params, training
+from stages import chat, eval_verbosity, generation, params, training
 from stages.rows import read_jsonl
 
 
@@ -30,7 +29,12 @@ def measure(adapter: Path, max_new_tokens: int, loaded: params.Params | None = N
     model.eval()
     rows = list(read_jsonl(Path("data/splits/verbosity_eval.jsonl")))
     started = time.perf_counter()
-    result = generation.style_ratio(model, tokenizer, rows, max_new_tokens)
+    conversations = [c for style in chat.STYLE_TOKENS for c in generation.prompts(rows, style)]
+    answers = generation.generate(model, tokenizer, conversations, max_new_tokens, batch_size=64)
+    styled = [a | {"id": r["id"], "style": style} for (style, r), a in
+              zip([(style, r) for style in chat.STYLE_TOKENS for r in rows], answers, strict=True)]
+    result = eval_verbosity.summarize(styled, loaded.eval_.verbosity.terse_max_tokens,
+                                      loaded.eval_.verbosity.verbose_min_tokens)
     result.update(prompts=len(rows), max_new_tokens=max_new_tokens, seconds=round(time.perf_counter() - started, 1))
     return result
 

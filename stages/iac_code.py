@@ -6,6 +6,7 @@ from pathlib import PurePosixPath
 
 _FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<tag>[\w+.-]*)[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$",
                     re.DOTALL | re.MULTILINE)
+_OPENING_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<tag>[\w+.-]*)[^\n]*\n", re.MULTILINE)
 
 LANGUAGES = ("terraform", "cloudformation", "kubernetes", "helm", "pulumi", "unknown")
 
@@ -15,6 +16,7 @@ class CodeBlock:
     tag: str
     body: str
     language: str
+    complete: bool = True  # False: a fence opened and never closed (an answer cut off by max_new_tokens)
 
 
 def detect_language(tag: str, body: str) -> str:
@@ -35,8 +37,14 @@ def detect_language(tag: str, body: str) -> str:
 
 
 def extract(text: str) -> list[CodeBlock]:
-    """Fenced blocks when there are any; otherwise the whole text if it reads as one IaC document."""
-    blocks = [CodeBlock(m["tag"], m["body"], detect_language(m["tag"], m["body"])) for m in _FENCE.finditer(text)]
+    """Fenced blocks when there are any (a last fence left open counts, marked incomplete); otherwise the
+    whole text if it reads as one IaC document."""
+    matches = list(_FENCE.finditer(text))
+    blocks = [CodeBlock(m["tag"], m["body"], detect_language(m["tag"], m["body"])) for m in matches]
+    opened = _OPENING_FENCE.search(text, matches[-1].end() if matches else 0)
+    if opened:
+        body = text[opened.end():]
+        blocks.append(CodeBlock(opened["tag"], body, detect_language(opened["tag"], body), complete=False))
     if blocks:
         return blocks
     language = detect_language("", text)

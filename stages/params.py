@@ -1,6 +1,7 @@
 """The schema of params.yaml. Every stage loads its parameters through `load()`, so an unknown key or
 a value of the wrong type stops the stage before any work, naming the key and what is allowed."""
 
+import re
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -97,12 +98,62 @@ class QuantizeParams(Section):
 
 
 class ParityParams(Section):
-    prompts_per_set: int = Field(gt=0, description="verbosity and IaC held-out prompts, each asked in both styles")
-    max_new_tokens: int = Field(gt=0)
     first_tokens: int = Field(gt=0, description="greedy agreement is measured over this many first tokens")
     max_perplexity_increase: float = Field(ge=0.0, description="AWQ over bf16 on held-out answers; 0.1: +10%")
     min_first_tokens_agreement: float = Field(ge=0.0, le=1.0)
     max_style_ratio_drop: float = Field(ge=0.0, le=1.0, description="relative drop of the TERSE/VERBOSE ratio")
+
+
+class EvalModel(Section):
+    path: str = Field(description="a Hugging Face model directory: the base, the merged or the AWQ model")
+    gate: bool = Field(description="whether the eval gates apply (false for the base: it shows the starting point)")
+
+
+class VerbosityEvalParams(Section):
+    max_new_tokens: int = Field(gt=0)
+    min_ratio: float = Field(gt=0.0, description="gate: mean VERBOSE over mean TERSE generated tokens")
+    terse_max_tokens: int = Field(gt=0, description="a TERSE answer longer than this counts as over the bound")
+    verbose_min_tokens: int = Field(ge=0, description="a VERBOSE answer shorter than this counts as under")
+
+
+class IacEvalParams(Section):
+    prompts: int = Field(ge=0, description="held-out IaC prompts, spread over languages; 0: all of them")
+    max_new_tokens: int = Field(gt=0)
+    terraform_plugin_dir: str | None = Field(None, description="provider mirror; null: /opt/tf-plugins or "
+                                                               "~/.terraform.d/plugins when one holds providers")
+    kubernetes_version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    min_terraform_validate_pass_rate: float | None = Field(None, ge=0.0, le=1.0, description="gate; null: report only")
+    max_checkov_high_on_pass: int | None = Field(None, ge=0, description="gate; null: report only")
+
+
+Suite = Literal["iac_eval", "dpiac_eval", "cloudeval_yaml", "aws_iac_model_evaluation"]
+
+
+class PublicEvalParams(Section):
+    path: str | None = Field(description="the folder holding the public benchmark suites; null: not evaluated")
+    suites: list[Suite]
+    tasks_per_suite: int = Field(gt=0)
+    max_new_tokens: int = Field(gt=0)
+    style: Style = Field(description="TERSE asks for the code alone, as the IaC training rows do")
+    model: str = Field(description="a key of eval.models")
+
+
+class EvalParams(Section):
+    batch_size: int = Field(gt=0, description="prompts per transformers generate call (vLLM batches itself)")
+    models: dict[str, EvalModel]
+    verbosity: VerbosityEvalParams
+    iac: IacEvalParams
+    public: PublicEvalParams
+
+    @model_validator(mode="after")
+    def _names_and_references(self) -> "EvalParams":
+        for name in self.models:
+            if not re.fullmatch(r"[a-z0-9_]+", name):
+                raise ValueError(f"eval.models: {name!r} must be lower-case letters, digits and _ (it names files)")
+        missing = {"merged", "awq", self.public.model} - set(self.models)
+        if missing:
+            raise ValueError(f"eval.models must define {sorted(missing)} (parity and eval.public.model use them)")
+        return self
 
 
 class Params(Section):
@@ -115,6 +166,7 @@ class Params(Section):
     merge: MergeParams
     quantize: QuantizeParams
     parity: ParityParams
+    eval_: EvalParams = Field(alias="eval")
 
     @model_validator(mode="after")
     def _stage1_trains_the_style_rows(self) -> "Params":

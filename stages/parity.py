@@ -1,6 +1,7 @@
-"""Stage `parity`: does the AWQ model still behave as the bf16 merged model does? Both answer the same
-100-prompt suite greedily (verbosity and IaC held-out prompts, each in both styles), and score the held-out
-reference answers. metrics/parity.json holds the greedy agreement over the first tokens, the exact-match
+"""Stage `parity`: does the AWQ model still behave as the bf16 merged model does? It compares the greedy
+answers both gave to the evaluation prompts (reports/generations/, written by generate@merged and
+generate@awq: verbosity prompts in both styles, held-out IaC prompts) and scores the held-out reference
+answers under each. metrics/parity.json holds the greedy agreement over the first tokens, the exact-match
 rate of whole answers, the perplexity of the references under each model, and the TERSE/VERBOSE ratio under
 each; reports/parity.jsonl holds every answer pair. When a threshold in `parity` is crossed the stage writes
 all of that and then fails, naming the threshold."""
@@ -8,7 +9,6 @@ all of that and then fails, naming the threshold."""
 import gc
 import json
 import math
-import random
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +16,20 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from stages import PipelineError, chat, generation, training
+from stages import PipelineError, eval_verbosity, generation, training
+from stages.generate import output_path
 from stages.params import Params
 from stages.rows import read_jsonl, write_jsonl
 
 
-def suite(verbosity_path: Path, iac_path: Path, per_set: int, seed: int) -> tuple[list[dict], list[dict]]:
-    """(prompts, references): each chosen prompt in both styles, and the held-out answers to score."""
-    verbosity = list(read_jsonl(verbosity_path))[:per_set]
-    iac_rows = list(read_jsonl(iac_path))
-    iac = random.Random(seed).sample(iac_rows, min(per_set, len(iac_rows)))
-    prompts = [{"set": name, "id": row["id"], "style": style, "row": {**row, "style": style}}
-               for name, rows in (("verbosity", verbosity), ("iac", iac))
-               for row in rows for style in chat.STYLE_TOKENS]
-    references = [{**row, "style": style, "output": answer}
-                  for row in verbosity for style, answer in row["references"].items()] + iac
-    return prompts, references
+def references(answers: list[dict], splits: Path) -> list[dict]:
+    """The held-out answers to the prompts that were generated for: both references of each verbosity
+    prompt, and the IaC rows' own answers."""
+    asked = {a["id"] for a in answers}
+    verbosity = [row for row in read_jsonl(splits / "verbosity_eval.jsonl") if row["id"] in asked]
+    iac = [row for row in read_jsonl(splits / "iac_heldout.jsonl") if row["id"] in asked]
+    return [{**row, "style": style, "output": answer}
+            for row in verbosity for style, answer in row["references"].items()] + iac
 
 
 @torch.no_grad()
@@ -48,20 +46,18 @@ def perplexity(model: Any, tokenizer: Any, references: list[dict]) -> float:
     return math.exp(total_loss / total_tokens)
 
 
-def answer_and_score(model_dir: Path, prompts: list[dict], references: list[dict], max_new_tokens: int) -> tuple:
+def score(model_dir: Path, rows: list[dict]) -> float:
     model, tokenizer = generation.load_model(model_dir)
-    answers = generation.generate(model, tokenizer, [chat.messages(p["row"], with_answer=False) for p in prompts],
-                                  max_new_tokens, batch_size=16)
-    score = perplexity(model, tokenizer, references)
+    value = perplexity(model, tokenizer, rows)
     del model
     gc.collect()
-    return answers, score
+    return value
 
 
-def style_ratio(prompts: list[dict], answers: list[dict]) -> float:
-    total = {style: sum(a["tokens"] for p, a in zip(prompts, answers, strict=True)
-                        if p["set"] == "verbosity" and p["style"] == style) for style in chat.STYLE_TOKENS}
-    return round(total["VERBOSE"] / max(total["TERSE"], 1), 3)  # same prompt count per style: a ratio of means
+def style_ratio(answers: list[dict], params: Params) -> float:
+    settings = params.eval_.verbosity
+    return eval_verbosity.summarize([a for a in answers if a["set"] == "verbosity"], settings.terse_max_tokens,
+                                    settings.verbose_min_tokens)["ratio"]
 
 
 def common_prefix(left: list[int], right: list[int]) -> int:
@@ -73,22 +69,27 @@ def common_prefix(left: list[int], right: list[int]) -> int:
     return length
 
 
-def compare(params: Params, prompts: list[dict], reference: tuple, candidate: tuple) -> tuple[dict, list[dict]]:
+def compare(params: Params, reference: tuple[list[dict], float], candidate: tuple[list[dict], float]
+            ) -> tuple[dict, list[dict]]:
+    """Pairs the merged model's answers (reference) with the AWQ model's (candidate), prompt by prompt."""
     settings = params.parity
     (answers_a, perplexity_a), (answers_b, perplexity_b) = reference, candidate
+    if [(a["set"], a["id"], a["style"]) for a in answers_a] != [(b["set"], b["id"], b["style"]) for b in answers_b]:
+        raise PipelineError("parity: the merged and AWQ generations answer different prompts; rerun generate@ "
+                            "for both with the same eval params")
     first = settings.first_tokens
     pairs = []
-    for prompt, a, b in zip(prompts, answers_a, answers_b, strict=True):
+    for a, b in zip(answers_a, answers_b, strict=True):
         shared = common_prefix(a["token_ids"], b["token_ids"])
         # Answers shorter than `first` agree over the whole of the shorter one only if they are equal.
         span = min(first, max(len(a["token_ids"]), len(b["token_ids"])))
-        pairs.append({"id": prompt["id"], "set": prompt["set"], "style": prompt["style"],
+        pairs.append({"id": a["id"], "set": a["set"], "style": a["style"],
                       "first_tokens_agreement": min(shared, span) / span if span else 1.0,
                       "exact_match": a["token_ids"] == b["token_ids"], "merged_tokens": a["tokens"],
                       "awq_tokens": b["tokens"], "merged": a["text"], "awq": b["text"]})
-    ratio_a, ratio_b = style_ratio(prompts, answers_a), style_ratio(prompts, answers_b)
+    ratio_a, ratio_b = style_ratio(answers_a, params), style_ratio(answers_b, params)
     metrics = {
-        "prompts": len(prompts), "max_new_tokens": settings.max_new_tokens, "first_tokens": first,
+        "prompts": len(pairs), "first_tokens": first,
         "first_tokens_agreement": round(sum(p["first_tokens_agreement"] for p in pairs) / len(pairs), 4),
         "exact_match_rate": round(sum(p["exact_match"] for p in pairs) / len(pairs), 4),
         "perplexity": {"merged": round(perplexity_a, 4), "awq": round(perplexity_b, 4)},
@@ -114,17 +115,14 @@ def compare(params: Params, prompts: list[dict], reference: tuple, candidate: tu
     return metrics, pairs
 
 
-def run(params: Params, merged_dir: Path = Path("models/merged"), awq_dir: Path = Path("models/awq"),
-        splits: Path = Path("data/splits"), metrics_path: Path = Path("metrics/parity.json"),
-        report_path: Path = Path("reports/parity.jsonl"), console: Console | None = None) -> dict[str, Any]:
+def run(params: Params, root: Path = Path("."), console: Console | None = None) -> dict[str, Any]:
     console = console or Console()
-    settings = params.parity
-    prompts, references = suite(splits / "verbosity_eval.jsonl", splits / "iac_heldout.jsonl",
-                                settings.prompts_per_set, params.split.seed)
-    console.print(f"parity: {len(prompts)} prompts and {len(references)} held-out answers, {merged_dir} vs {awq_dir}")
-    results = [answer_and_score(directory, prompts, references, settings.max_new_tokens)
-               for directory in (merged_dir, awq_dir)]
-    metrics, pairs = compare(params, prompts, *results)
+    metrics_path, report_path = root / "metrics" / "parity.json", root / "reports" / "parity.jsonl"
+    answers = {name: list(read_jsonl(output_path(name, root))) for name in ("merged", "awq")}
+    rows = references(answers["merged"], root / "data" / "splits")
+    console.print(f"parity: {len(answers['merged'])} answer pairs and {len(rows)} held-out answers, merged vs AWQ")
+    scores = {name: score(root / params.eval_.models[name].path, rows) for name in answers}
+    metrics, pairs = compare(params, (answers["merged"], scores["merged"]), (answers["awq"], scores["awq"]))
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     write_jsonl(report_path, pairs)
@@ -132,7 +130,7 @@ def run(params: Params, merged_dir: Path = Path("models/merged"), awq_dir: Path 
     table = Table("metric", "merged (bf16)", "AWQ", title="parity")
     table.add_row("perplexity of held-out answers", *map(str, metrics["perplexity"].values()))
     table.add_row("TERSE/VERBOSE ratio", *map(str, metrics["style_ratio"].values()))
-    table.add_row(f"agreement, first {settings.first_tokens} tokens", "", str(metrics["first_tokens_agreement"]))
+    table.add_row(f"agreement, first {params.parity.first_tokens} tokens", "", str(metrics["first_tokens_agreement"]))
     table.add_row("whole answers identical", "", str(metrics["exact_match_rate"]))
     console.print(table)
     if metrics["thresholds_crossed"]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.tiny_models import REPO, build_tiny_model, build_tiny_qwen3
+from tests.tiny_models import REPO, build_tiny_model, build_tiny_qwen3, write_project, write_random_adapter
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +64,46 @@ def edit_params(path: Path, **changes: object) -> None:
             node = node[key]
         node[leaf] = value
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+@pytest.fixture(scope="session")
+def adapted(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A project with models/complete_adapter holding random, non-zero LoRA weights and style rows."""
+    root = write_project(tmp_path_factory.mktemp("merge"), tiny_model_dir, **{
+        "quantize.scheme": "W4A16", "quantize.group_size": 32, "quantize.calibration_samples": 8,
+        "quantize.max_seq_length": 256,
+        "eval.verbosity.max_new_tokens": 12, "eval.iac.max_new_tokens": 24, "eval.iac.prompts": 0,
+        "parity.first_tokens": 8})
+    write_random_adapter(root, tiny_model_dir)
+    return root
+
+
+def merge_adapter(root: Path, out: str, **settings: str) -> Path:
+    from stages import merge, params
+
+    loaded = params.load(root / "params.yaml")
+    loaded = loaded.model_copy(update={"merge": loaded.merge.model_copy(update=settings)})
+    merge.run(loaded, root / "models" / "base", root / "models" / "complete_adapter", root / out,
+              root / "metrics" / f"{out.replace('/', '_')}.json")
+    return root / out
+
+
+@pytest.fixture(scope="session")
+def quantized(adapted: Path) -> tuple[Path, Path]:
+    from stages import params, quantize
+
+    merged_dir = merge_adapter(adapted, "models/merged", base="original", dtype="bfloat16")
+    quantize.run(params.load(adapted / "params.yaml"), merged_dir, adapted / "data/splits/stage2_train.jsonl",
+                 adapted / "models/awq", adapted / "metrics/quantize.json")
+    return merged_dir, adapted / "models/awq"
+
+
+@pytest.fixture(scope="session")
+def generated(adapted: Path, quantized: tuple[Path, Path]) -> Path:
+    """The adapted project after generate@merged and generate@awq (tiny model: 12 and 24 new tokens)."""
+    from stages import generate, params
+
+    loaded = params.load(adapted / "params.yaml")
+    for name in ("merged", "awq"):
+        generate.run(loaded, name, adapted)
+    return adapted

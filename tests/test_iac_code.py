@@ -31,3 +31,9 @@ def test_prose_alone_holds_no_code() -> None:
 def test_every_fenced_block_is_found() -> None:
     blocks = extract(f"One:\n```hcl\n{TF}```\nTwo:\n```yaml\n{K8S}```\nThree:\n~~~bash\nls -la\n~~~\n")
     assert [(b.tag, b.language) for b in blocks] == [("hcl", "terraform"), ("yaml", "kubernetes"), ("bash", "unknown")]
+
+
+def test_a_fence_left_open_by_max_new_tokens_is_kept_and_marked_incomplete() -> None:
+    blocks = extract(f"First:\n```yaml\n{K8S}```\nThen:\n```hcl\n{TF[:-3]}")
+    assert [(b.language, b.complete) for b in blocks] == [("kubernetes", True), ("terraform", False)]
+    assert blocks[1].body == TF[:-3]

@@ -3,6 +3,7 @@ adapter computes, for both merge bases; the NF4 round trip is exactly what QLoRA
 model loads and generates in a fresh process; parity passes identical models and fails a crossed threshold."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,30 +12,11 @@ import pytest
 import torch
 
 from stages import PipelineError, merge, params, parity, quantize, training
-from tests.conftest import REPO
-from tests.tiny_models import effective_embeddings, write_project, write_random_adapter
+from tests.conftest import REPO, merge_adapter
+from tests.tiny_models import effective_embeddings
 
 CONVERSATIONS = [{"instruction": "Create an S3 bucket with versioning.", "style": "TERSE", "output": "ok"},
                  {"instruction": "Why pin provider versions?", "style": "VERBOSE", "output": "ok"}]
-
-
-@pytest.fixture(scope="module")
-def adapted(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    """A project with models/complete_adapter holding random, non-zero LoRA weights and style rows."""
-    root = write_project(tmp_path_factory.mktemp("merge"), tiny_model_dir, **{
-        "quantize.scheme": "W4A16", "quantize.group_size": 32, "quantize.calibration_samples": 8,
-        "quantize.max_seq_length": 256,
-        "parity.prompts_per_set": 3, "parity.max_new_tokens": 12, "parity.first_tokens": 8})
-    write_random_adapter(root, tiny_model_dir)
-    return root
-
-
-def _merge(root: Path, out: str, **settings: str) -> Path:
-    loaded = params.load(root / "params.yaml")
-    loaded = loaded.model_copy(update={"merge": loaded.merge.model_copy(update=settings)})
-    merge.run(loaded, root / "models" / "base", root / "models" / "complete_adapter", root / out,
-              root / "metrics" / f"{out.replace('/', '_')}.json")
-    return root / out
 
 
 @torch.no_grad()
@@ -63,7 +45,7 @@ def test_merged_logits_match_base_plus_adapter(adapted: Path, base: str) -> None
 
     reference = _reference_logits(adapted, nf4=base == "nf4_roundtrip")
     for dtype, tolerance in (("float32", 1e-4), ("bfloat16", 0.05)):  # bf16: the rounding of the saved weights
-        merged_dir = _merge(adapted, f"merged_{base}_{dtype}", base=base, dtype=dtype)
+        merged_dir = merge_adapter(adapted, f"merged_{base}_{dtype}", base=base, dtype=dtype)
         model = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(merged_dir)
         logits = _logits(model, tokenizer)
@@ -75,7 +57,7 @@ def test_merged_logits_match_base_plus_adapter(adapted: Path, base: str) -> None
 def test_style_rows_survive_the_merge_and_the_files_load_as_a_plain_model(adapted: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-    merged_dir = _merge(adapted, "merged_rows", base="original", dtype="float32")
+    merged_dir = merge_adapter(adapted, "merged_rows", base="original", dtype="float32")
     trained_rows, _, layout = effective_embeddings(adapted, "models/complete_adapter")
     seed_rows, _, _ = effective_embeddings(adapted, None)
     model = AutoModelForCausalLM.from_pretrained(merged_dir)
@@ -104,14 +86,6 @@ def test_nf4_roundtrip_is_exactly_what_qlora_computes_with(tiny_model_dir: Path)
         if name in quantized:
             seen = bnb.dequantize_4bit(quantized[name].weight.data, quantized[name].weight.quant_state)
             assert torch.equal(module.weight, seen), name
-
-
-@pytest.fixture(scope="module")
-def quantized(adapted: Path) -> tuple[Path, Path]:
-    merged_dir = _merge(adapted, "models/merged", base="original", dtype="bfloat16")
-    quantize.run(params.load(adapted / "params.yaml"), merged_dir, adapted / "data/splits/stage2_train.jsonl",
-                 adapted / "models/awq", adapted / "metrics/quantize.json")
-    return merged_dir, adapted / "models/awq"
 
 
 def test_awq_model_is_compressed_tensors_and_generates_in_a_fresh_process(quantized: tuple[Path, Path]) -> None:
@@ -146,27 +120,29 @@ def test_a_group_size_that_does_not_divide_the_layers_is_refused_before_calibrat
     assert IntermediatesCache.pin_memory.__name__ == "pin_memory"  # restored after calibration
 
 
-def test_parity_passes_a_model_against_itself_at_the_strictest_thresholds(adapted: Path,
-                                                                         quantized: tuple) -> None:
-    loaded = params.load(adapted / "params.yaml")
+def test_parity_passes_a_model_against_itself_at_the_strictest_thresholds(generated: Path, tmp_path: Path) -> None:
+    root = tmp_path / "self"
+    shutil.copytree(generated, root, symlinks=True)
+    shutil.copyfile(root / "reports/generations/merged.jsonl", root / "reports/generations/awq.jsonl")
+    loaded = params.load(root / "params.yaml")
     strict = loaded.parity.model_copy(update={"max_perplexity_increase": 0.0, "min_first_tokens_agreement": 1.0,
                                               "max_style_ratio_drop": 0.0})
-    metrics = parity.run(loaded.model_copy(update={"parity": strict}), quantized[0], quantized[0],
-                         adapted / "data/splits", adapted / "metrics/parity_self.json", adapted / "reports/self.jsonl")
-    assert metrics["prompts"] == 2 * (3 + 2)  # 3 verbosity prompts and the 2 IaC held out, in both styles
+    models = {**loaded.eval_.models, "awq": loaded.eval_.models["merged"]}
+    metrics = parity.run(loaded.model_copy(update={"parity": strict, "eval_": loaded.eval_.model_copy(
+        update={"models": models})}), root)
+    assert metrics["prompts"] == 2 * 10 + 2  # 10 verbosity prompts in both styles, the 2 IaC held out in their own
     assert metrics["exact_match_rate"] == 1.0 and metrics["perplexity_increase"] == 0
     assert not metrics["thresholds_crossed"]
 
 
-def test_parity_of_the_awq_model_fails_loudly_when_a_threshold_is_crossed(adapted: Path, quantized: tuple) -> None:
-    loaded = params.load(adapted / "params.yaml")
-    metrics_path, report_path = adapted / "metrics/parity.json", adapted / "reports/parity.jsonl"
+def test_parity_of_the_awq_model_fails_loudly_when_a_threshold_is_crossed(generated: Path) -> None:
+    loaded = params.load(generated / "params.yaml")
+    metrics_path, report_path = generated / "metrics/parity.json", generated / "reports/parity.jsonl"
 
     def judged(**thresholds: float) -> dict:
         settings = loaded.parity.model_copy(update={"max_perplexity_increase": 100.0, "min_first_tokens_agreement": 0.0,
                                                     "max_style_ratio_drop": 1.0, **thresholds})
-        return parity.run(loaded.model_copy(update={"parity": settings}), *quantized, adapted / "data/splits",
-                          metrics_path, report_path)
+        return parity.run(loaded.model_copy(update={"parity": settings}), generated)
 
     metrics = judged()
     assert metrics["perplexity"]["awq"] != metrics["perplexity"]["merged"]  # int4 really changed the weights
@@ -180,3 +156,12 @@ def test_parity_of_the_awq_model_fails_loudly_when_a_threshold_is_crossed(adapte
         judged(**crossing)
     assert json.loads(metrics_path.read_text())["thresholds_crossed"]  # written before failing
     assert len(report_path.read_text().splitlines()) == metrics["prompts"]
+
+
+def test_parity_refuses_generations_of_different_prompts(generated: Path, tmp_path: Path) -> None:
+    root = tmp_path / "mismatch"
+    shutil.copytree(generated, root, symlinks=True)
+    awq = root / "reports/generations/awq.jsonl"
+    awq.write_text("".join(awq.read_text().splitlines(keepends=True)[1:]))  # one answer short
+    with pytest.raises(PipelineError, match="different prompts"):
+        parity.run(params.load(root / "params.yaml"), root)

@@ -32,10 +32,12 @@ def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
     params["train_stage1"].update(max_steps=2, gradient_accumulation_steps=2, save_steps=1, eval_examples=1)
     params["train_stage2"].update(max_steps=1, gradient_accumulation_steps=1, save_steps=1, eval_examples=1)
     params["quantize"].update(calibration_samples=2, max_seq_length=64)  # AWQ's grid search is the slow part
-    # Two training steps leave the adapter near the base: parity runs on a small suite with its thresholds
-    # open here (tests/test_merge_quantize.py tests them); the full suite is the main job's.
-    params["parity"].update(prompts_per_set=2, max_new_tokens=8, first_tokens=4, max_perplexity_increase=10.0,
-                            min_first_tokens_agreement=0.0, max_style_ratio_drop=1.0)
+    # Two training steps leave the adapter near the base: the gates are open here (tests/test_eval.py and
+    # tests/test_merge_quantize.py test them); the full evaluation is the main job's.
+    params["parity"].update(first_tokens=4, max_perplexity_increase=10.0, min_first_tokens_agreement=0.0,
+                            max_style_ratio_drop=1.0)
+    params["eval"]["verbosity"].update(max_new_tokens=8, min_ratio=0.01)
+    params["eval"]["iac"].update(prompts=2, max_new_tokens=8)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     # A clone has history; dvclive's Live() refuses a git repository without a commit ("Empty git repo").
@@ -45,7 +47,8 @@ def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
     first = _dvc(repo, "repro")
     assert first.returncode == 0, first.stdout + first.stderr
     for stage in ("base_model", "validate@verbosity", "validate@iac", "split", "train_stage1", "train_stage2",
-                  "merge", "quantize", "parity"):
+                  "merge", "quantize", "generate@base", "generate@merged", "generate@awq", "eval_verbosity@base",
+                  "eval_verbosity@awq", "eval_iac@merged", "eval_public", "parity", "report"):
         assert f"Running stage '{stage}'" in first.stdout
 
     second = _dvc(repo, "repro")
@@ -64,4 +67,10 @@ def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
     assert not (repo / "checkpoints/train_stage1").exists()
     awq = json.loads((repo / "models/awq/config.json").read_text())["quantization_config"]
     assert awq["format"] == "pack-quantized" and awq["config_groups"]["group_0"]["weights"]["group_size"] == 32
-    assert json.loads((repo / "metrics/parity.json").read_text())["prompts"] == 8
+    assert json.loads((repo / "metrics/parity.json").read_text())["prompts"] == 2 * 25 + 2
+    for model in ("base", "merged", "awq"):  # base vs fine-tuned, side by side
+        assert json.loads((repo / f"metrics/verbosity_{model}.json").read_text())["prompts"] == 25
+        assert json.loads((repo / f"metrics/iac_{model}.json").read_text())["samples"] == 2
+    shown = _dvc(repo, "metrics", "show", "--json")
+    assert "metrics/verbosity_base.json" in shown.stdout and "metrics/iac_awq.json" in shown.stdout
+    assert "## Evaluation" in (repo / "reports/TRAINING_LOG.md").read_text()

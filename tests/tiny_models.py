@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from stages.iac_code import main_language
 from stages.rows import read_jsonl, write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,7 +87,7 @@ def write_project(root: Path, base_dir: Path, **overrides: object) -> Path:
     raw = {name: [{**row, "id": f"{name}:{line}", "source": name, "style": row.get("style") or "VERBOSE"}
                   for line, row in enumerate(read_jsonl(REPO / "data" / "raw" / f"{name}.jsonl"), 1)]
            for name in ("verbosity", "iac")}
-    iac = raw["iac"]
+    iac = [{**row, "language": main_language(row["output"])} for row in raw["iac"]]  # as validate writes them
     splits = {"stage1_train": raw["verbosity"][:24], "stage1_eval": raw["verbosity"][24:28],
               "stage2_train": iac[:10] + raw["verbosity"][:2], "iac_heldout": iac[10:12]}
     pairs: dict[str, dict] = {}  # verbosity_eval rows as split writes them: one prompt, both references
@@ -103,8 +104,11 @@ def write_project(root: Path, base_dir: Path, **overrides: object) -> Path:
         config[stage].update(max_steps=steps, save_steps=2, batch_size=2, gradient_accumulation_steps=1,
                              max_length=4096, eval_examples=2, learning_rate=5e-3)
     for dotted, value in overrides.items():
-        section, key = dotted.split(".")
-        config[section][key] = value
+        *parents, leaf = dotted.split(".")
+        node = config
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
     (root / "params.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (root / "models").mkdir(exist_ok=True)
     os.symlink(base_dir, root / "models" / "base")

@@ -53,7 +53,7 @@ def check(samples: list[Sample]) -> dict[str, list[Check]]:
     samples = [s for s in samples if s.language in FRAMEWORKS]
     checkov = binary()
     if checkov is None:
-        return {s.id: [Check("checkov", "skipped", "checkov venv not built (make setup)")] for s in samples}
+        return {s.id: [Check("checkov high", "skipped", "checkov venv not built (make setup)")] for s in samples}
     if not samples:
         return {}
     with tempfile.TemporaryDirectory(prefix="qwen-iac-checkov-") as tmp:
