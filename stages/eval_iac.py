@@ -23,7 +23,7 @@ def print_summary(console: Console, metrics: dict[str, Any], title: str) -> None
         table.add_row(language, str(counts["samples"]), str(counts["passed"]), f"{counts['pass_rate']:.0%}")
     console.print(table)
     for key in ("terraform_validate_pass_rate", "checkov_high_on_pass", "tflint_errors_on_pass",
-                "cfn_lint_error_free_rate", "k8s_strict_pass_rate", "no_code"):
+                "cfn_lint_error_free_rate", "k8s_strict_pass_rate", "no_code", "partially_checked"):
         console.print(f"  {key}: {metrics[key]}")
     for tool, reason in metrics["tools_skipped"].items():
         console.print(f"  [yellow]skipped[/] {tool}: {reason}")

@@ -62,6 +62,8 @@ def score(answers: list[dict[str, Any]], plugin_dir: str | None, kubernetes_vers
             record["checks"] = [c.as_dict() for c in found]
             record["status"], record["reason"] = _status(record["asked"], record["language"], found,
                                                          record["complete"])
+            # Some required check could not run (helm without helm: chart structure only): say so.
+            record["partial"] = any(c.status == "skipped" and c.tool not in ADVISORY_TOOLS for c in found)
     return records
 
 
@@ -108,6 +110,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "pass_rate": _rate(len(passing), len(records)),
         "status_counts": dict(Counter(r["status"] for r in records)),
         "no_code": sum(r["status"] == "no_code" for r in records),
+        "partially_checked": sum(r.get("partial", False) for r in records),
         "wrong_language": sum(r["reason"].startswith("asked for") for r in records),
         "by_language": {language: {"samples": len(group), "passed": sum(r["status"] == "pass" for r in group),
                                    "pass_rate": _rate(sum(r["status"] == "pass" for r in group), len(group))}

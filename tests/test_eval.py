@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from stages import PipelineError, eval_iac, eval_public, eval_verbosity, generate, iac_scoring, params, report
+from stages import (
+    PipelineError,
+    eval_iac,
+    eval_public,
+    eval_verbosity,
+    generate,
+    generation,
+    iac_scoring,
+    params,
+    report,
+)
 from stages.validators import terraform
 from tests.conftest import edit_params
 from tests.test_validators import CFN_GOOD, K8S_GOOD, K8S_UNKNOWN_FIELD, OPEN_SSH, TF_GOOD
@@ -80,6 +90,7 @@ def test_a_skipped_tool_never_counts_as_a_pass(monkeypatch: pytest.MonkeyPatch) 
     assert metrics["tools_skipped"]["terraform validate"] == "terraform not installed"
     assert metrics["by_tool"]["terraform validate"] == {"skipped": 1, "pass_rate": None}
     assert metrics["cfn_lint_error_free_rate"] == 1.0  # cfn-lint is a Python package: it always runs
+    assert metrics["partially_checked"] == 1  # the Terraform sample: parsed, never validated
 
 
 @needs_validate
@@ -202,7 +213,7 @@ def test_shrinking_batches_and_grouped_attention_change_no_answer(generated: Pat
     import torch
     from transformers import AutoModelForCausalLM
 
-    from stages import chat, generation
+    from stages import chat
     from stages.rows import read_jsonl
 
     model, tokenizer = generation.load_model(generated / "models/merged")
@@ -243,3 +254,25 @@ def test_answers_without_code_score_zero_not_unknown() -> None:
     metrics = iac_scoring.summarize(records)
     assert [r["status"] for r in records] == ["no_code", "fail"]
     assert metrics["terraform_validate_pass_rate"] == 0.0 and metrics["checkov_high_on_pass"] in (0, None)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(generation.backend() != "vllm", reason="needs vLLM and a CUDA GPU (the offline engine)")
+def test_vllm_and_transformers_answer_alike(generated: Path) -> None:
+    """Both backends decode the same rendered token ids greedily; bf16 kernels differ, so the first tokens
+    must agree and every answer must be well-formed, not whole answers bit for bit."""
+    import torch
+
+    from stages import chat
+    from stages.rows import read_jsonl
+
+    rows = list(read_jsonl(generated / "data/splits/verbosity_eval.jsonl"))
+    requests = [(c, 16) for style in chat.STYLE_TOKENS for c in generation.prompts(rows, style)]
+    model_dir = generated / "models/merged"
+    served = generation.generate_vllm(model_dir, requests, seed=42)
+    model, tokenizer = generation.load_model(model_dir)
+    local = generation.generate(model, tokenizer, [c for c, _ in requests], 16, batch_size=64)
+    del model
+    torch.cuda.empty_cache()
+    assert all(a["tokens"] == len(a["token_ids"]) <= 16 for a in served)
+    assert sum(a["token_ids"][:2] == b["token_ids"][:2] for a, b in zip(served, local, strict=True)) >= 0.9 * len(local)
