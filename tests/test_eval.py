@@ -208,7 +208,7 @@ def test_eval_public_scores_every_suite_when_the_benchmarks_are_there(generated:
 
 
 def test_shrinking_batches_and_grouped_attention_change_no_answer(generated: Path) -> None:
-    from collections import Counter
+    from collections import defaultdict
 
     import torch
     from transformers import AutoModelForCausalLM
@@ -221,9 +221,14 @@ def test_shrinking_batches_and_grouped_attention_change_no_answer(generated: Pat
     rows = list(read_jsonl(generated / "data/splits/verbosity_eval.jsonl"))
     conversations = [c for style in chat.STYLE_TOKENS for c in generation.prompts(rows, style)]
     whole = generation.generate(model, tokenizer, conversations, 24, batch_size=64, chunk=1000)
-    # Let the random model's favourite token end a turn, so answers stop at many different lengths.
-    favourite = Counter(t for a in whole for t in a["token_ids"][1:]).most_common(1)[0][0]
-    tokenizer.eos_token = tokenizer.convert_ids_to_tokens(favourite)
+    # Let a token the random model writes end a turn: the one whose first use is spread over the most
+    # positions, so answers stop at many different lengths and the batch really shrinks.
+    first_use: dict[int, set[int]] = defaultdict(set)
+    for answer in whole:
+        for position, token in enumerate(answer["token_ids"]):
+            if position == answer["token_ids"].index(token):
+                first_use[token].add(position)
+    tokenizer.eos_token = tokenizer.convert_ids_to_tokens(max(first_use, key=lambda t: len(first_use[t])))
     whole = generation.generate(model, tokenizer, conversations, 24, batch_size=64, chunk=1000)
     shrinking = generation.generate(model, tokenizer, conversations, 24, batch_size=64, chunk=3)
     assert len({a["tokens"] for a in whole}) > 3 and any(a["stopped"] for a in whole)
