@@ -39,6 +39,8 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "seed_mean_rows_x10_192x2": ({**BEFORE, "train_stage1.style_rows_lr_multiplier": 10, "train_stage1.max_steps": 192,
                                   "train_stage1.gradient_accumulation_steps": 2}, False),
     "params_yaml": ({}, False),
+    # params.yaml without LoRA dropout: CPU and CUDA draw different dropout masks (issue 4's device gap)
+    "params_yaml_no_dropout": ({"train.lora.dropout": 0.0}, False),
 }
 
 
