@@ -4,7 +4,7 @@ root; each reads params.yaml first and refuses a bad one before doing any work."
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -211,6 +211,70 @@ def harvest(
         table.add_row(report.path, f"[{colour}]{report.status}[/]", report.reason)
     console.print(table)
     console.print(f"{len(rows)} rows -> {out}; report -> {report_path}")
+
+
+RemoteName = Annotated[str | None, typer.Option("--remote", "-r", help="a DVC remote (default: core.remote)")]
+Targets = Annotated[list[str] | None, typer.Argument(help="outputs, stages or artifacts' paths (default: all)")]
+
+
+@app.command("remote")
+def remote_check(remote_name: RemoteName = None) -> None:
+    """Check that the DVC remote can be used: no credentials in the tracked .dvc/config, the endpoint
+    answers, the bucket exists, the credentials are accepted. Reads: .dvc/config(.local), the environment."""
+    from stages import remote
+
+    with _user_errors():
+        checked = remote.check(Path("."), remote_name)
+    console.print(f"{checked}: reachable, bucket found, credentials accepted")
+
+
+Jobs = Annotated[int | None, typer.Option("--jobs", "-j", help="parallel transfers (DVC's default: 4 x cores)")]
+
+
+def _transfer(direction: Literal["push", "pull"], targets: list[str] | None, remote_name: str | None,
+              jobs: int | None) -> None:
+    from stages import remote
+
+    with _user_errors():
+        done: Any = remote.transfer(direction, Path("."), targets or [], remote_name, jobs)
+    if direction == "push":
+        console.print(f"{done} files pushed")
+    else:
+        console.print(f"{len(done.get('fetched', []))} files fetched; in the workspace "
+                      f"{len(done.get('added', []))} added, {len(done.get('modified', []))} modified")
+
+
+@app.command("push")
+def push(targets: Targets = None, remote_name: RemoteName = None, jobs: Jobs = None) -> None:
+    """`dvc push`, with one message naming the remote and what to check when the remote is the problem."""
+    _transfer("push", targets, remote_name, jobs)
+
+
+@app.command("pull")
+def pull(targets: Targets = None, remote_name: RemoteName = None, jobs: Jobs = None) -> None:
+    """`dvc pull`, with one message naming the remote and what to check when the remote is the problem."""
+    _transfer("pull", targets, remote_name, jobs)
+
+
+@app.command("rollback")
+def rollback(to: Annotated[str, typer.Option("--to", help="the release tag (or any git revision)")],
+             remote_name: RemoteName = None) -> None:
+    """Put every artifact named in dvc.yaml (adapters, merged and AWQ models) back to its version at TAG:
+    `git checkout TAG -- dvc.lock`, then the artifacts from the cache or `dvc pull`. Writes: dvc.lock (commit
+    it to record the rollback), models/. Refuses an unknown TAG, a dvc.lock with uncommitted changes and a
+    model changed since dvc.lock recorded it."""
+    from rich.table import Table
+
+    from stages import rollback as stage
+
+    with _user_errors():
+        changes = stage.run(to, Path("."), remote_name)
+    table = Table("artifact", "path", "before", f"now ({to})", title=f"rollback to {to}")
+    for change in changes:
+        table.add_row(change.artifact, change.path, (change.before or "-")[:12], change.after[:12])
+    console.print(table)
+    console.print(f"Record it: git commit -m 'Roll back models to {to}' dvc.lock. Roll forward: qwen-iac "
+                  "rollback --to a newer tag, or dvc repro")
 
 
 if __name__ == "__main__":

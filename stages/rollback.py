@@ -1,0 +1,107 @@
+"""Roll the served models back to a release: the two commands DVC's versioning rests on,
+`git checkout TAG -- dvc.lock` and `dvc pull <every artifact in dvc.yaml>` (a `dvc checkout` when the
+cache holds them: no remote needed), with the checks that make them safe. The git history is kept: the
+rollback is a change of dvc.lock the user commits (and a later `dvc repro`, or a rollback to the newer
+tag, rolls forward). Nothing is lost: a dvc.lock with uncommitted changes is refused, so is a model changed
+in the workspace since dvc.lock recorded it, and a failed pull puts dvc.lock back as it was."""
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from stages import PipelineError, remote
+
+
+@dataclass(frozen=True)
+class Change:
+    artifact: str
+    path: str
+    before: str | None  # the directory's DVC hash in dvc.lock before the rollback
+    after: str
+
+
+def artifacts(root: Path = Path(".")) -> dict[str, str]:
+    """The `artifacts:` of dvc.yaml: name -> path."""
+    pipeline = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))
+    return {name: entry["path"] for name, entry in (pipeline.get("artifacts") or {}).items()}
+
+
+def output_hashes(lock_text: str) -> dict[str, str]:
+    """Every output path in a dvc.lock -> its md5 (a directory's ends in .dir)."""
+    lock = yaml.safe_load(lock_text) or {}
+    return {out["path"]: out["md5"] for stage in (lock.get("stages") or {}).values()
+            for out in stage.get("outs", []) if "md5" in out}
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+
+
+def _resolve(root: Path, tag: str) -> str:
+    found = _git(root, "rev-parse", "--verify", "--quiet", f"{tag}^{{commit}}")
+    if found.returncode != 0:
+        tags = _git(root, "tag", "--list", "--sort=-creatordate").stdout.split()
+        raise PipelineError(f"no git tag or revision {tag!r} here; tags: {', '.join(tags[:10]) or 'none'} "
+                            "(fetch them with `git fetch --tags`)")
+    return found.stdout.strip()
+
+
+def _changed_by_hand(root: Path, paths: list[str]) -> list[str]:
+    """Artifacts whose workspace copy differs from what dvc.lock records (deleted ones are just absent)."""
+    from dvc.repo import Repo
+
+    with Repo(root) as repo:
+        status = repo.status(targets=paths)
+    return sorted({path for entries in status.values() for entry in entries if isinstance(entry, dict)
+                   for path, state in entry.get("changed outs", {}).items() if state == "modified"})
+
+
+def _checkout_or_pull(root: Path, paths: list[str], remote_name: str | None) -> None:
+    """From the cache when it holds the versions (no remote needed: a rollback is often an incident), else
+    `dvc pull`."""
+    from dvc.exceptions import CheckoutError, DvcException
+    from dvc.repo import Repo
+
+    with Repo(root) as repo:
+        try:
+            repo.checkout(targets=paths)
+            return
+        except CheckoutError:
+            pass  # some objects are not in the cache: the remote has them
+        except DvcException as exc:  # e.g. a model changed by hand and not in the cache: DVC will not delete it
+            raise PipelineError(f"dvc checkout {' '.join(paths)} failed: {exc}") from None
+    remote.transfer("pull", root, paths, remote_name)
+
+
+def run(tag: str, root: Path = Path("."), remote_name: str | None = None) -> list[Change]:
+    """Put every artifact of dvc.yaml back to its version at TAG: TAG's dvc.lock, then the artifacts from the
+    cache, or `dvc pull` when the cache lacks them."""
+    commit = _resolve(root, tag)
+    if _git(root, "status", "--porcelain", "--", "dvc.lock").stdout.strip():
+        raise PipelineError("dvc.lock has uncommitted changes, which a rollback would replace: commit or stash "
+                            "them first")
+    named = artifacts(root)
+    if not named:
+        raise PipelineError("dvc.yaml has no `artifacts:` section naming what a rollback restores")
+    shown = _git(root, "show", f"{commit}:dvc.lock")
+    if shown.returncode != 0:
+        raise PipelineError(f"{tag} has no dvc.lock: its pipeline never ran, so it holds no model versions")
+    at_tag, now = output_hashes(shown.stdout), output_hashes((root / "dvc.lock").read_text(encoding="utf-8"))
+    missing = [path for path in named.values() if path not in at_tag]
+    if missing:
+        raise PipelineError(f"{tag}'s dvc.lock has no {', '.join(missing)}: that release predates them")
+    if changed := _changed_by_hand(root, list(named.values())):
+        listed = " ".join(changed)
+        raise PipelineError(f"{listed} differ from what dvc.lock records, and a rollback would replace them: "
+                            f"keep the change with `dvc commit {listed}` or drop it with `dvc checkout {listed}`")
+    restore = _git(root, "checkout", commit, "--", "dvc.lock")
+    if restore.returncode != 0:
+        raise PipelineError(f"git checkout {tag} -- dvc.lock failed: {restore.stderr.strip()}")
+    try:
+        _checkout_or_pull(root, list(named.values()), remote_name)
+    except BaseException:
+        _git(root, "checkout", "HEAD", "--", "dvc.lock")
+        raise
+    return [Change(name, path, now.get(path), at_tag[path]) for name, path in named.items()]
