@@ -93,12 +93,14 @@ def _greedy_shrinking(model: Any, tokenizer: Any, ids: list[list[int]], max_new_
             if end_of_turn not in tokens:
                 keep.append(position)
         made += new.shape[1]
-        index = torch.tensor(keep, device=model.device)
+        active = [active[position] for position in keep]
+        if not active:  # every answer ended in this chunk: nothing left to select
+            break
+        index = torch.tensor(keep, dtype=torch.long, device=model.device)
         cache = output.past_key_values
         cache.batch_select_indices(index)
         sequences = output.sequences[index]
         mask = torch.cat([mask, mask.new_ones(mask.shape[0], new.shape[1])], dim=1)[index]
-        active = [active[position] for position in keep]
     return produced
 
 

@@ -242,6 +242,18 @@ def test_shrinking_batches_and_grouped_attention_change_no_answer(generated: Pat
         assert torch.equal(model(**batch).logits, reference(**batch).logits)
 
 
+def test_a_batch_whose_answers_all_end_in_one_chunk_stops_cleanly(generated: Path) -> None:
+    from stages.rows import read_jsonl
+
+    model, tokenizer = generation.load_model(generated / "models/merged")
+    row = next(iter(read_jsonl(generated / "data/splits/verbosity_eval.jsonl")))
+    conversations = generation.prompts([row], "TERSE") * 3  # the same prompt: the same first token
+    first = generation.generate(model, tokenizer, conversations, 1)[0]["token_ids"][0]
+    tokenizer.eos_token = tokenizer.convert_ids_to_tokens(first)  # every answer ends at its first token
+    answers = generation.generate(model, tokenizer, conversations, 8, chunk=2)
+    assert [(answer["token_ids"], answer["stopped"]) for answer in answers] == [([], True)] * 3
+
+
 def test_generate_names_the_model_it_cannot_find(generated: Path) -> None:
     loaded = params.load(generated / "params.yaml")
     with pytest.raises(PipelineError, match=r"unknown model 'bf16' \(eval.models has: base, merged, awq\)"):

@@ -25,6 +25,7 @@ CHATML = (
 
 
 def build_tiny_model(out_dir: Path, corpus: list[str], vocab_size: int = 1024) -> Path:
+    import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -40,6 +41,7 @@ def build_tiny_model(out_dir: Path, corpus: list[str], vocab_size: int = 1024) -
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
                          tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    torch.manual_seed(0)  # the same random model every run: a test that depends on what it writes is not flaky
     LlamaForCausalLM(config).save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
