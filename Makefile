@@ -36,7 +36,7 @@ repro: setup
 # (2) The test suite (CPU; GPU tests skip with the reason).
 test: setup
 	$(BIN)/ruff check stages corpus tests benchmarks
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --durations=15
 
 lint: setup
 	$(BIN)/ruff check stages corpus tests benchmarks

@@ -14,6 +14,9 @@ from stages import PipelineError
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
 console = Console(stderr=True, soft_wrap=True)
 ParamsFile = Annotated[Path, typer.Option("--params", help="parameters file")]
+RemoteName = Annotated[str | None, typer.Option("--remote", "-r", help="a DVC remote (default: core.remote)")]
+Targets = Annotated[list[str] | None, typer.Argument(help="outputs, stages or artifacts' paths (default: all)")]
+Jobs = Annotated[int | None, typer.Option("--jobs", "-j", help="parallel transfers (DVC's default: 4 x cores)")]
 
 
 @contextmanager
@@ -213,9 +216,6 @@ def harvest(
     console.print(f"{len(rows)} rows -> {out}; report -> {report_path}")
 
 
-RemoteName = Annotated[str | None, typer.Option("--remote", "-r", help="a DVC remote (default: core.remote)")]
-Targets = Annotated[list[str] | None, typer.Argument(help="outputs, stages or artifacts' paths (default: all)")]
-
 
 @app.command("remote")
 def remote_check(remote_name: RemoteName = None) -> None:
@@ -228,9 +228,6 @@ def remote_check(remote_name: RemoteName = None) -> None:
     console.print(f"{checked}: reachable, bucket found, credentials accepted")
 
 
-Jobs = Annotated[int | None, typer.Option("--jobs", "-j", help="parallel transfers (DVC's default: 4 x cores)")]
-
-
 def _transfer(direction: Literal["push", "pull"], targets: list[str] | None, remote_name: str | None,
               jobs: int | None) -> None:
     from stages import remote
@@ -240,8 +237,7 @@ def _transfer(direction: Literal["push", "pull"], targets: list[str] | None, rem
     if direction == "push":
         console.print(f"{done} files pushed")
     else:
-        console.print(f"{len(done.get('fetched', []))} files fetched; in the workspace "
-                      f"{len(done.get('added', []))} added, {len(done.get('modified', []))} modified")
+        console.print(", ".join(f"{count} files {what}" for what, count in done["stats"].items()))
 
 
 @app.command("push")

@@ -5,26 +5,29 @@ environment apply), and turns each failure into one message that does; `transfer
 after that check. Credentials belong in `.dvc/config.local` or the environment: a tracked
 config holding one is refused before anything is sent."""
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from stages import PipelineError
 
-# dvc-s3's (and the other cloud remotes') config keys that hold secrets.
-SECRET_KEYS = ("access_key_id", "secret_access_key", "session_token", "password", "account_key", "sas_token",
-               "connection_string", "gdrive_client_secret", "key_secret")
+# The keys of DVC's remote config schema (dvc/config_schema.py) that hold secrets, for every remote type.
+SECRET_KEYS = ("access_key_id", "secret_access_key", "session_token", "password", "passphrase", "token",
+               "account_key", "sas_token", "connection_string", "client_secret", "oss_key_secret",
+               "gdrive_client_secret")
 
 
 @dataclass(frozen=True)
 class Remote:
     name: str
     url: str
-    endpoint: str  # where requests go: the endpointurl, AWS_ENDPOINT_URL(_S3), or AWS's own
+    endpoint: str | None  # S3: where requests go (the endpointurl, AWS_ENDPOINT_URL(_S3), or AWS's own)
 
     def __str__(self) -> str:
-        return f"DVC remote '{self.name}' ({self.url} at {self.endpoint})"
+        where = f" at {self.endpoint}" if self.endpoint else ""
+        return f"DVC remote '{self.name}' ({self.url}{where})"
 
 
 def tracked_secrets(root: Path = Path(".")) -> list[str]:
@@ -45,41 +48,45 @@ def refuse_tracked_secrets(root: Path = Path(".")) -> None:
 
 
 def check(root: Path = Path("."), name: str | None = None) -> Remote:
-    """Ask the remote once (S3: HeadBucket on its bucket); raise PipelineError naming the remote and what
-    to check when it cannot be used."""
-    from dvc.config import NoRemoteError
+    """Ask the remote once (S3: list one key under its prefix); raise PipelineError naming the remote and
+    what to check when it cannot be used."""
+    from dvc.config import RemoteConfigError
     from dvc.repo import Repo
 
     refuse_tracked_secrets(root)
     with Repo(root) as repo:
         try:
             dvc_remote = repo.cloud.get_remote(name)
-        except NoRemoteError as exc:
+        except RemoteConfigError as exc:  # no default remote, or no remote of that name
             configured = ", ".join(repo.config.get("remote", {})) or "none"
             raise PipelineError(f"{exc} (configured remotes: {configured}); add one with "
                                 "`dvc remote add -d NAME s3://BUCKET/PREFIX`") from None
         filesystem, path = dvc_remote.fs, dvc_remote.path
         url = repo.config["remote"][dvc_remote.name]["url"]
-        if filesystem.protocol == "s3":
-            _check_s3(dvc_remote.name, url, filesystem.fs, path.split("/")[0])
-        else:
+        if filesystem.protocol != "s3":  # other remotes: one request, whatever it raises told as it is
             try:
                 filesystem.exists(path)
-            except Exception as exc:  # any failure here is the remote's: told with its cause
-                raise PipelineError(f"DVC remote '{dvc_remote.name}' ({url}): {exc}") from None
-        return Remote(dvc_remote.name, url, _endpoint(filesystem.fs))
+            except Exception as exc:
+                raise PipelineError(f"{Remote(dvc_remote.name, url, None)}: {exc}") from None
+            return Remote(dvc_remote.name, url, None)
+        checked = Remote(dvc_remote.name, url, _endpoint(filesystem))
+        _check_s3(checked, filesystem, *path.partition("/")[::2])
+        return checked
 
 
-def _endpoint(s3: object) -> str:
-    client = getattr(s3, "_s3", None) or getattr(s3, "s3", None)
-    return getattr(getattr(client, "meta", None), "endpoint_url", None) or "the default endpoint"
+def _endpoint(filesystem: Any) -> str:
+    """Where S3 requests go: the remote's endpointurl, else the environment's, else AWS's own."""
+    configured = filesystem.fs_args.get("client_kwargs", {}).get("endpoint_url")
+    return (configured or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+            or "AWS's endpoint")
 
 
-def _check_s3(name: str, url: str, s3: object, bucket: str) -> None:
+def _check_s3(remote: Remote, filesystem: Any, bucket: str, prefix: str) -> None:
     from botocore.exceptions import EndpointConnectionError, NoCredentialsError, PartialCredentialsError
 
-    try:
-        s3.call_s3("head_bucket", Bucket=bucket)  # type: ignore[attr-defined]
+    name = remote.name
+    try:  # what DVC itself needs: listing under the prefix (HeadBucket is refused by prefix-scoped policies)
+        filesystem.fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=prefix, MaxKeys=1)  # .fs: the client
         return
     except FileNotFoundError:
         problem = (f"bucket '{bucket}' does not exist. Check the bucket in the remote's url (`dvc remote modify "
@@ -95,16 +102,19 @@ def _check_s3(name: str, url: str, s3: object, bucket: str) -> None:
     except (EndpointConnectionError, ConnectionError, TimeoutError) as exc:
         problem = (f"the endpoint cannot be reached ({exc}). Check the network, the remote's endpointurl "
                    f"(`dvc remote modify --local {name} endpointurl URL`) or AWS_ENDPOINT_URL_S3")
+    except ValueError as exc:  # botocore: "Invalid endpoint: localhost:9000"
+        problem = (f"{exc}. The remote's endpointurl (`dvc remote modify --local {name} endpointurl URL`) or "
+                   "AWS_ENDPOINT_URL_S3 must be a URL with its scheme, e.g. http://host:9000")
     except Exception as exc:  # anything else botocore or s3fs raises: still one line, with its cause
         problem = f"{type(exc).__name__}: {exc}"
-    raise PipelineError(f"{Remote(name, url, _endpoint(s3))}: {problem}")
+    raise PipelineError(f"{remote}: {problem}")
 
 
 def transfer(direction: Literal["push", "pull"], root: Path, targets: Sequence[str], name: str | None = None,
              jobs: int | None = None) -> object:
-    """`dvc push TARGETS` or `dvc pull TARGETS` after the check (one request: DVC's pull asks the remote
-    even when the cache holds everything, and an unreachable endpoint would cost it a minute of retries);
-    DVC's own return value: files sent, or a summary of what was fetched and checked out."""
+    """`dvc push TARGETS` or `dvc pull TARGETS` after the check; DVC's own return value (files sent, or what
+    was fetched and checked out). Checked first because DVC's pull asks the remote even when the cache holds
+    everything, and spends a minute of retries on an unreachable endpoint before its unclear message."""
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 

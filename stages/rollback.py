@@ -48,31 +48,33 @@ def _resolve(root: Path, tag: str) -> str:
     return found.stdout.strip()
 
 
-def _changed_by_hand(root: Path, paths: list[str]) -> list[str]:
-    """Artifacts whose workspace copy differs from what dvc.lock records (deleted ones are just absent)."""
+def _outputs_in_state(root: Path, paths: list[str], state: str) -> list[str]:
+    """The paths DVC's status reports in `state` against dvc.lock: "modified" (the workspace copy differs),
+    "not in cache" (the version dvc.lock names is not in the local cache)."""
     from dvc.repo import Repo
 
     with Repo(root) as repo:
         status = repo.status(targets=paths)
     return sorted({path for entries in status.values() for entry in entries if isinstance(entry, dict)
-                   for path, state in entry.get("changed outs", {}).items() if state == "modified"})
+                   for path, found in entry.get("changed outs", {}).items() if found == state})
 
 
-def _checkout_or_pull(root: Path, paths: list[str], remote_name: str | None) -> None:
-    """From the cache when it holds the versions (no remote needed: a rollback is often an incident), else
-    `dvc pull`."""
-    from dvc.exceptions import CheckoutError, DvcException
+def _fetch_then_checkout(root: Path, paths: list[str], remote_name: str | None) -> None:
+    """The versions dvc.lock now names into the cache first (from the remote, only when the cache lacks them:
+    a rollback is often an incident, with the remote down), then into the workspace. A failed fetch leaves
+    the workspace as it was; DVC's checkout would delete the copies it cannot replace."""
+    from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    missing = _outputs_in_state(root, paths, "not in cache")
     with Repo(root) as repo:
         try:
+            if missing:
+                checked = remote.check(root, remote_name)
+                repo.fetch(targets=missing, remote=checked.name)
             repo.checkout(targets=paths)
-            return
-        except CheckoutError:
-            pass  # some objects are not in the cache: the remote has them
-        except DvcException as exc:  # e.g. a model changed by hand and not in the cache: DVC will not delete it
-            raise PipelineError(f"dvc checkout {' '.join(paths)} failed: {exc}") from None
-    remote.transfer("pull", root, paths, remote_name)
+        except DvcException as exc:
+            raise PipelineError(f"restoring {' '.join(paths)} failed: {exc}") from None
 
 
 def run(tag: str, root: Path = Path("."), remote_name: str | None = None) -> list[Change]:
@@ -88,11 +90,13 @@ def run(tag: str, root: Path = Path("."), remote_name: str | None = None) -> lis
     shown = _git(root, "show", f"{commit}:dvc.lock")
     if shown.returncode != 0:
         raise PipelineError(f"{tag} has no dvc.lock: its pipeline never ran, so it holds no model versions")
+    if not (root / "dvc.lock").exists():
+        raise PipelineError("no dvc.lock here: run the pipeline (dvc repro) or check out a release first")
     at_tag, now = output_hashes(shown.stdout), output_hashes((root / "dvc.lock").read_text(encoding="utf-8"))
     missing = [path for path in named.values() if path not in at_tag]
     if missing:
         raise PipelineError(f"{tag}'s dvc.lock has no {', '.join(missing)}: that release predates them")
-    if changed := _changed_by_hand(root, list(named.values())):
+    if changed := _outputs_in_state(root, list(named.values()), "modified"):
         listed = " ".join(changed)
         raise PipelineError(f"{listed} differ from what dvc.lock records, and a rollback would replace them: "
                             f"keep the change with `dvc commit {listed}` or drop it with `dvc checkout {listed}`")
@@ -100,7 +104,7 @@ def run(tag: str, root: Path = Path("."), remote_name: str | None = None) -> lis
     if restore.returncode != 0:
         raise PipelineError(f"git checkout {tag} -- dvc.lock failed: {restore.stderr.strip()}")
     try:
-        _checkout_or_pull(root, list(named.values()), remote_name)
+        _fetch_then_checkout(root, list(named.values()), remote_name)
     except BaseException:
         _git(root, "checkout", "HEAD", "--", "dvc.lock")
         raise
