@@ -95,6 +95,8 @@ class QuantizeParams(Section):
     group_size: int = Field(gt=0, description="weights per scale; must divide every quantized layer's input width")
     calibration_samples: int = Field(gt=0, description="stage-2 training conversations AWQ calibrates on")
     max_seq_length: int = Field(gt=0, description="calibration tokens per conversation")
+    grid_points: int = Field(gt=1, description="AWQ's search over scale exponents per layer group: its time grows "
+                                              "with this (llm-compressor's n_grid, default 20)")
 
 
 class ParityParams(Section):

@@ -68,7 +68,8 @@ def recipe(params: Params) -> list[Any]:
     scheme.weights.group_size = params.quantize.group_size
     # AWQ scales the channels that matter before the quantization modifier rounds the weights; the output
     # head stays in 16 bits (it is the embedding too when tied, and int4 there costs the most quality).
-    return [AWQModifier(), QuantizationModifier(config_groups={"group_0": scheme}, ignore=["lm_head"])]
+    return [AWQModifier(n_grid=params.quantize.grid_points),
+            QuantizationModifier(config_groups={"group_0": scheme}, ignore=["lm_head"])]
 
 
 def run(params: Params, merged_dir: Path = Path("models/merged"),

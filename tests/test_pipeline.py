@@ -20,7 +20,7 @@ def _quick(params: dict) -> None:
     # The real model through both training stages, a few rows each: the CPU-time figure is in the README.
     params["train_stage1"].update(max_steps=2, gradient_accumulation_steps=2, save_steps=1, eval_examples=1)
     params["train_stage2"].update(max_steps=1, gradient_accumulation_steps=1, save_steps=1, eval_examples=1)
-    params["quantize"].update(calibration_samples=2, max_seq_length=64)  # AWQ's grid search is the slow part
+    params["quantize"].update(calibration_samples=2, max_seq_length=64, grid_points=4)  # AWQ's search: the slow part
     # Two training steps leave the adapter near the base: the gates are open here (tests/test_eval.py and
     # tests/test_merge_quantize.py test them); the full evaluation is the main job's.
     params["parity"].update(first_tokens=4, max_perplexity_increase=10.0, min_first_tokens_agreement=0.0,
