@@ -1,9 +1,9 @@
 """Roll the served models back to a release: the two commands DVC's versioning rests on,
-`git checkout TAG -- dvc.lock` and `dvc pull <every artifact in dvc.yaml>` (a `dvc checkout` when the
-cache holds them: no remote needed), with the checks that make them safe. The git history is kept: the
-rollback is a change of dvc.lock the user commits (and a later `dvc repro`, or a rollback to the newer
-tag, rolls forward). Nothing is lost: a dvc.lock with uncommitted changes is refused, so is a model changed
-in the workspace since dvc.lock recorded it, and a failed pull puts dvc.lock back as it was."""
+`git checkout TAG -- dvc.lock` and `dvc pull <every artifact in dvc.yaml>`, with the checks that make them
+safe. The git history is kept: the rollback is a change of dvc.lock the user commits (and a later
+`dvc repro`, or a rollback to the newer tag, rolls forward). Nothing is lost: a dvc.lock with uncommitted
+changes is refused, so is a model changed in the workspace since dvc.lock recorded it; what the cache lacks
+is fetched before any model is touched, and a failed fetch puts dvc.lock back as it was."""
 
 import subprocess
 from dataclasses import dataclass
@@ -78,8 +78,8 @@ def _fetch_then_checkout(root: Path, paths: list[str], remote_name: str | None) 
 
 
 def run(tag: str, root: Path = Path("."), remote_name: str | None = None) -> list[Change]:
-    """Put every artifact of dvc.yaml back to its version at TAG: TAG's dvc.lock, then the artifacts from the
-    cache, or `dvc pull` when the cache lacks them."""
+    """Put every artifact of dvc.yaml back to its version at TAG: TAG's dvc.lock, then the artifacts (fetched
+    first where the cache lacks them); the changes, artifact by artifact."""
     commit = _resolve(root, tag)
     if _git(root, "status", "--porcelain", "--", "dvc.lock").stdout.strip():
         raise PipelineError("dvc.lock has uncommitted changes, which a rollback would replace: commit or stash "
