@@ -216,7 +216,6 @@ def harvest(
     console.print(f"{len(rows)} rows -> {out}; report -> {report_path}")
 
 
-
 @app.command("remote")
 def remote_check(remote_name: RemoteName = None) -> None:
     """Check that the DVC remote can be used: no credentials in the tracked .dvc/config, the endpoint
