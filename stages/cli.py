@@ -272,5 +272,94 @@ def rollback(to: Annotated[str, typer.Option("--to", help="the release tag (or a
                   "rollback --to a newer tag, or dvc repro")
 
 
+Port = Annotated[int | None, typer.Option("--port", help="overrides serve.port")]
+Url = Annotated[str | None, typer.Option("--url", help="the server (default: bench.url, else serve's host:port)")]
+
+
+@app.command("serve")
+def serve(
+    params_file: ParamsFile = Path("params.yaml"),
+    port: Port = None,
+    engine: Annotated[str | None, typer.Option(help="vllm or transformers (default: serve.engine)")] = None,
+    print_command: Annotated[bool, typer.Option("--print-command", help="show the command, start nothing")] = False,
+) -> None:
+    """OpenAI-compatible server for serve.model: vLLM on a GPU (max model length, dtype, tensor parallel size
+    from params), else `transformers serve` (CPU). Clients ask for a style with <STYLE_TERSE> or <STYLE_VERBOSE>
+    at the start of the user message. Reads: params.yaml `serve`, the model directory."""
+    import os
+    import shlex
+
+    from stages import params, serving
+
+    with _user_errors():
+        loaded = params.load(params_file)
+        chosen = serving.choose(loaded.serve, engine)
+        argv = serving.command(loaded, chosen, port)
+        if print_command:
+            typer.echo(shlex.join(argv))
+            return
+        executable = serving.executable(loaded.serve, argv)
+    console.print(f"{shlex.join(argv)}\nclients send model={serving.served_name(loaded.serve, chosen)!r}")
+    os.execv(executable, argv)  # the server takes this process: systemd and the latency stage signal it directly
+
+
+@app.command("deploy")
+def deploy(
+    print_unit: Annotated[bool, typer.Option("--print-unit", help="print the systemd unit")] = False,
+    params_file: ParamsFile = Path("params.yaml"),
+) -> None:
+    """The systemd unit for `qwen-iac serve`, from params.yaml `serve` and deploy/qwen-iac.service.in:
+    Restart=always, RestartSec=5, this repository as working directory, secrets from serve.deploy's
+    environment file, started once `qwen-iac health` passes."""
+    from stages import params, serving
+
+    if not print_unit:
+        console.print("[bold red]error:[/] nothing to do: pass --print-unit (install it with "
+                      "`qwen-iac deploy --print-unit | sudo tee /etc/systemd/system/qwen-iac.service`)")
+        raise typer.Exit(2)
+    with _user_errors():
+        typer.echo(serving.render_unit(params.load(params_file), Path(".")), nl=False)
+
+
+@app.command("health")
+def health(
+    url: Url = None,
+    wait: Annotated[float, typer.Option("--wait", help="seconds to keep trying while the model loads")] = 0.0,
+    params_file: ParamsFile = Path("params.yaml"),
+) -> None:
+    """Exit 0 when the server answers /health (vLLM and transformers serve have it), else 1 with the reason."""
+    from stages import params, serving
+
+    with _user_errors():
+        loaded = params.load(params_file)
+        base_url = url or serving.url(loaded.serve)
+        listed = serving.health(base_url, wait)
+    console.print(f"{base_url}: healthy; models listed: {', '.join(listed) or 'none'}")
+
+
+@app.command("bench")
+def bench(
+    url: Url = None,
+    model: Annotated[str | None, typer.Option(help="the model name to send (default: bench.model)")] = None,
+    params_file: ParamsFile = Path("params.yaml"),
+) -> None:
+    """Latency of a running OpenAI-compatible server: each prompt set in bench.prompt_sets, streaming at
+    temperature 0 with fixed max_tokens; TTFT, TPOT, ITL and E2EL (mean, p50, p90 ms, as vllm bench serve names
+    them); then TERSE vs VERBOSE through the API. Writes: metrics/latency.json, reports/latency.md; exits 1
+    when a request failed (after writing them, marked incomplete)."""
+    from stages import latency
+
+    _run(lambda loaded, console: latency.endpoint(loaded, url, model, console), params_file)
+
+
+@app.command("latency")
+def latency_stage(params_file: ParamsFile = Path("params.yaml")) -> None:
+    """DVC stage (dvc repro deploy/dvc.yaml): start `qwen-iac serve` on a free port, run `qwen-iac bench`
+    against it, stop it. Writes: metrics/latency.json, reports/latency.md, reports/latency_server.log."""
+    from stages import latency
+
+    _run(latency.run, params_file)
+
+
 if __name__ == "__main__":
     app()

@@ -158,6 +158,56 @@ class EvalParams(Section):
         return self
 
 
+class DeployParams(Section):
+    unit_name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="the systemd unit: UNIT_NAME.service")
+    user: str = Field(description="the account the server runs as")
+    working_directory: str | None = Field(description="the repository the server runs in; null: this one")
+    environment_file: str = Field(description="secrets (HF_TOKEN, ...) as KEY=value lines, kept out of the unit")
+
+
+class ServeParams(Section):
+    model: str = Field(description="the model directory served: models/merged, models/awq or any HF directory")
+    adapter: str | None = Field(description="runtime LoRA on models/base (vLLM only): an adapter trained with "
+                                            "train.style_markers: text; null: serve `model`")
+    engine: Literal["auto", "vllm", "transformers"] = Field(
+        description="auto: vLLM when it is installed and a GPU is there, else transformers serve")
+    host: str
+    port: int = Field(gt=0, lt=65536)
+    served_model_name: str = Field(description="the model name clients send (vLLM); transformers serve knows the "
+                                               "model by its directory")
+    max_model_len: int = Field(gt=0, description="vLLM: prompt plus answer tokens per request")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(description="auto: the checkpoint's own")
+    tensor_parallel_size: int = Field(gt=0, description="vLLM: GPUs one model is split over")
+    gpu_memory_utilization: float = Field(gt=0.0, le=1.0, description="vLLM: share of GPU memory it may take")
+    startup_timeout_s: int = Field(gt=0, description="loading the model may take this long before health fails")
+    deploy: DeployParams
+
+
+class PromptSetParams(Section):
+    source: str = Field(description="a JSONL of rows with instruction (and input): the prompts, in file order")
+    style: Style
+    max_tokens: int = Field(gt=0, description="every answer is this long (ignore_eos where the server has it)")
+
+
+class BenchParams(Section):
+    url: str | None = Field(description="an OpenAI-compatible server; null: the one `serve` starts")
+    model: str | None = Field(description="the model name to send; null: the name `serve` gives it")
+    requests: int = Field(gt=0, description="requests per prompt set")
+    concurrency: int = Field(gt=0, description="requests in flight at once")
+    timeout_s: float = Field(gt=0.0, description="per request, streaming included")
+    length_control: Literal["auto", "ignore_eos", "min_new_tokens", "none"] = Field(
+        description="how answers are held at max_tokens: ignore_eos (vLLM), min_new_tokens (transformers serve), "
+                    "none; auto: the first the server accepts")
+    prompt_sets: dict[str, PromptSetParams] = Field(min_length=1)
+    style: "StyleCheckParams"
+
+
+class StyleCheckParams(Section):
+    source: str = Field(description="a JSONL of prompts (rows with instruction), asked in both styles")
+    prompts: int = Field(ge=0, description="how many, from the top of source; 0: no style check")
+    max_tokens: int = Field(gt=0, description="as eval.verbosity.max_new_tokens, for a comparable ratio")
+
+
 class Params(Section):
     model: ModelParams
     validate_: ValidateParams = Field(alias="validate")
@@ -169,6 +219,8 @@ class Params(Section):
     quantize: QuantizeParams
     parity: ParityParams
     eval_: EvalParams = Field(alias="eval")
+    serve: ServeParams
+    bench: BenchParams
 
     @model_validator(mode="after")
     def _stage1_trains_the_style_rows(self) -> "Params":

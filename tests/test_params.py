@@ -29,7 +29,7 @@ def test_shipped_params_are_valid() -> None:
     ("model.dtype", "fp8", "model.dtype: Input should be 'bfloat16', 'float16' or 'float32'"),
     ("split.replay_fraction", 1.5, "split.replay_fraction: Input should be less than 1"),
     ("trainer", {"lr": 1}, "trainer: unknown key (allowed here: model, validate, split, train, train_stage1, "
-                           "train_stage2, merge, quantize, parity, eval)"),
+                           "train_stage2, merge, quantize, parity, eval, serve, bench)"),
     ("merge.base", "fp8", "merge.base: Input should be 'original' or 'nf4_roundtrip'"),
     ("quantize.scheme", "W8A8", "quantize.scheme: Input should be 'W4A16' or 'W4A16_ASYM'"),
     ("parity.min_first_tokens_agreement", 1.5, "parity.min_first_tokens_agreement: Input should be less than or "),

@@ -29,6 +29,10 @@ def _quick(params: dict) -> None:
     params["eval"]["iac"].update(prompts=2, max_new_tokens=8)
     # Parity scores every held-out reference under both models, compute-bound on a CPU (2 min for 25 prompts).
     params["split"]["verbosity_eval_prompts"] = 5
+    params["bench"].update(requests=2, concurrency=2)
+    params["bench"]["prompt_sets"]["short"]["max_tokens"] = 8
+    params["bench"]["prompt_sets"]["long"]["max_tokens"] = 24
+    params["bench"]["style"].update(prompts=2, max_tokens=8)
 
 
 @pytest.mark.slow
@@ -65,3 +69,21 @@ def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
     shown = _dvc(repo, "metrics", "show", "--json")
     assert "metrics/verbosity_base.json" in shown.stdout and "metrics/iac_awq.json" in shown.stdout
     assert "## Evaluation" in (repo / "reports/TRAINING_LOG.md").read_text()
+
+    # Serving, off the main job: the latency stage starts transformers serve on the embedded merged model,
+    # benchmarks it through the API and stops it.
+    assert "latency" not in first.stdout
+    served = _dvc(repo, "repro", "deploy/dvc.yaml")
+    assert served.returncode == 0, served.stdout + served.stderr
+    latency = json.loads((repo / "metrics/latency.json").read_text())
+    assert latency["complete"] and latency["engine"] == "transformers" and latency["model"] == "models/merged"
+    for name, max_tokens in (("short", 8), ("long", 24)):
+        measured = latency["sets"][name]
+        assert (measured["completed"], measured["failed"]) == (2, 0) and measured["fixed_length"]
+        assert measured["total_output_tokens"] == 2 * max_tokens
+        for metric in ("ttft", "tpot", "itl", "e2el"):
+            assert measured[f"mean_{metric}_ms"] > 0
+            assert 0 < measured[f"p50_{metric}_ms"] <= measured[f"p90_{metric}_ms"]
+    assert latency["style"]["prompts"] == 2 and latency["style"]["failed"] == 0
+    assert "metrics/latency.json" in _dvc(repo, "metrics", "show", "--json").stdout
+    assert "Running stage" not in _dvc(repo, "repro").stdout  # the main job is still up to date

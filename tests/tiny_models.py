@@ -121,8 +121,8 @@ def write_project(root: Path, base_dir: Path, **overrides: object) -> Path:
 
 
 # What a clone of the repository holds that the pipeline needs (stages/ for the code deps in dvc.yaml).
-PIPELINE_FILES = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "stages", "data/raw", ".dvc/config",
-                  ".dvc/.gitignore")
+PIPELINE_FILES = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "stages", "deploy", "data/raw",
+                  ".dvc/config", ".dvc/.gitignore")
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "qwen-iac tests", "GIT_AUTHOR_EMAIL": "tests@qwen-iac.invalid",
                 "GIT_COMMITTER_NAME": "qwen-iac tests", "GIT_COMMITTER_EMAIL": "tests@qwen-iac.invalid"}
 
