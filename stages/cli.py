@@ -345,7 +345,7 @@ def bench(
 ) -> None:
     """Latency of a running OpenAI-compatible server: each prompt set in bench.prompt_sets, streaming at
     temperature 0 with fixed max_tokens; TTFT, TPOT, ITL and E2EL (mean, p50, p90 ms, as vllm bench serve names
-    them); then TERSE vs VERBOSE through the API. Writes: metrics/latency.json, reports/latency.md; exits 1
+    them); then TERSE vs VERBOSE through the API. Writes: deploy/latency.json, reports/latency.md; exits 1
     when a request failed (after writing them, marked incomplete)."""
     from stages import latency
 
@@ -355,7 +355,7 @@ def bench(
 @app.command("latency")
 def latency_stage(params_file: ParamsFile = Path("params.yaml")) -> None:
     """DVC stage (dvc repro deploy/dvc.yaml): start `qwen-iac serve` on a free port, run `qwen-iac bench`
-    against it, stop it. Writes: metrics/latency.json, reports/latency.md, reports/latency_server.log."""
+    against it, stop it. Writes: deploy/latency.json, reports/latency.md, reports/latency_server.log."""
     from stages import latency
 
     _run(latency.run, params_file)

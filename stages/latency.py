@@ -1,6 +1,6 @@
 """Stage `latency` (deploy/dvc.yaml, off the default `dvc repro`): start `qwen-iac serve` on a free port,
 benchmark it with the bench params, stop it. `qwen-iac bench` measures an endpoint that is already running
-the same way. Both write metrics/latency.json (for `dvc metrics diff`) and reports/latency.md, also when
+the same way. Both write deploy/latency.json (for `dvc metrics diff`) and reports/latency.md, also when
 requests failed: the failures are in the file, which is marked incomplete, and the command exits 1."""
 
 import json
@@ -13,7 +13,7 @@ from rich.table import Table
 from stages import PipelineError, bench, serving
 from stages.params import Params
 
-METRICS = Path("metrics/latency.json")
+METRICS = Path("deploy/latency.json")
 REPORT = Path("reports/latency.md")
 SERVER_LOG = Path("reports/latency_server.log")
 COLUMNS = ("ttft", "tpot", "itl", "e2el")

@@ -75,7 +75,7 @@ def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
     assert "latency" not in first.stdout
     served = _dvc(repo, "repro", "deploy/dvc.yaml")
     assert served.returncode == 0, served.stdout + served.stderr
-    latency = json.loads((repo / "metrics/latency.json").read_text())
+    latency = json.loads((repo / "deploy/latency.json").read_text())
     assert latency["complete"] and latency["engine"] == "transformers" and latency["model"] == "models/merged"
     for name, max_tokens in (("short", 8), ("long", 24)):
         measured = latency["sets"][name]
@@ -85,5 +85,5 @@ def test_dvc_repro_runs_offline_and_a_second_run_does_nothing(tmp_path: Path,
             assert measured[f"mean_{metric}_ms"] > 0
             assert 0 < measured[f"p50_{metric}_ms"] <= measured[f"p90_{metric}_ms"]
     assert latency["style"]["prompts"] == 2 and latency["style"]["failed"] == 0
-    assert "metrics/latency.json" in _dvc(repo, "metrics", "show", "--json").stdout
+    assert "deploy/latency.json" in _dvc(repo, "metrics", "show", "--json").stdout
     assert "Running stage" not in _dvc(repo, "repro").stdout  # the main job is still up to date

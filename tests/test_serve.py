@@ -26,7 +26,11 @@ def _project(root: Path, adapted: Path, merged: Path) -> Path:
     shutil.copyfile(adapted / "params.yaml", root / "params.yaml")
     (root / "data").mkdir(exist_ok=True)
     (root / "data" / "splits").symlink_to(adapted / "data" / "splits")
+    splits = root / "data" / "splits"  # absolute: the bench runs in the test's process, whose directory is the repo
     edit_params(root / "params.yaml", **{
+        "bench.prompt_sets.short.source": str(splits / "verbosity_eval.jsonl"),
+        "bench.prompt_sets.long.source": str(splits / "iac_heldout.jsonl"), "bench.style.source": str(
+            splits / "verbosity_eval.jsonl"),
         "serve.model": str(merged), "serve.startup_timeout_s": 120, "bench.requests": 3, "bench.concurrency": 2,
         "bench.prompt_sets.short.max_tokens": 6, "bench.prompt_sets.long.max_tokens": 20,
         "bench.style.prompts": 3, "bench.style.max_tokens": 12})
