@@ -56,10 +56,11 @@ def request_body(model: str, conversation: list[dict[str, str]], max_tokens: int
 
 def _server_detail(status: int, body: bytes) -> str:
     try:
-        decoded = json.loads(body)
-        detail = decoded.get("detail") or decoded.get("error") or decoded.get("message") or decoded
+        detail: Any = json.loads(body)
     except ValueError:
         detail = body.decode(errors="replace")[:300]
+    if isinstance(detail, dict):  # FastAPI says "detail", vLLM and OpenAI say {"error": {"message": ...}}
+        detail = detail.get("detail") or detail.get("error") or detail.get("message") or detail
     if isinstance(detail, dict):
         detail = detail.get("message", detail)
     return f"HTTP {status}: {detail}"
@@ -84,7 +85,13 @@ async def stream_one(client: httpx.AsyncClient, base_url: str, body: dict) -> Ou
                 payload = line[len("data:"):].strip()
                 if payload == "[DONE]":
                     break
-                chunk = json.loads(payload)
+                try:
+                    chunk = json.loads(payload)
+                except ValueError:  # transformers serve writes its errors into JSON unescaped
+                    chunk = None
+                if not isinstance(chunk, dict):
+                    outcome.error = f"the server streamed a line that is not a JSON object: {payload[:200]!r}"
+                    return outcome
                 if "error" in chunk:
                     outcome.error = f"the server reported: {chunk['error']}"
                     return outcome
@@ -125,26 +132,28 @@ def _summary(values: list[float], name: str) -> dict[str, float | None]:
 def metrics(outcomes: list[Outcome], duration_s: float, max_tokens: int, length_control: str) -> dict[str, Any]:
     """vLLM's definitions: TPOT per request over its tokens after the first, ITL over every gap of every
     request."""
-    done = [o for o in outcomes if o.error is None]
+    done = [outcome for outcome in outcomes if outcome.error is None]
     errors: dict[str, int] = {}
     for outcome in outcomes:
         if outcome.error is not None:
             errors[outcome.error] = errors.get(outcome.error, 0) + 1
-    output_tokens = sum(o.output_tokens or 0 for o in done)
+    output_tokens = sum(outcome.output_tokens or 0 for outcome in done)
     # An answer of special tokens only streams no text: it has no first-token time.
-    timed = [o for o in done if o.ttft_s is not None]
-    tpots = [(o.e2el_s - o.ttft_s) / (o.output_tokens - 1) for o in timed if (o.output_tokens or 0) > 1]
+    timed = [outcome for outcome in done if outcome.ttft_s is not None]
+    tpots = [(outcome.e2el_s - outcome.ttft_s) / (outcome.output_tokens - 1)
+             for outcome in timed if (outcome.output_tokens or 0) > 1]
     return {
         "requests": len(outcomes), "completed": len(done), "failed": len(outcomes) - len(done),
         "errors": [{"error": error, "count": count} for error, count in errors.items()],
         "max_tokens": max_tokens, "length_control": length_control,
-        "fixed_length": all(o.output_tokens == max_tokens for o in done) if done else None,
-        "total_input_tokens": sum(o.prompt_tokens or 0 for o in done), "total_output_tokens": output_tokens,
+        "fixed_length": all(outcome.output_tokens == max_tokens for outcome in done) if done else None,
+        "total_input_tokens": sum(outcome.prompt_tokens or 0 for outcome in done), "total_output_tokens": output_tokens,
         "duration_s": round(duration_s, 3),
         "request_throughput": round(len(done) / duration_s, 4) if duration_s else None,
         "output_throughput": round(output_tokens / duration_s, 3) if duration_s else None,
-        **_summary([o.ttft_s for o in timed], "ttft"), **_summary(tpots, "tpot"),
-        **_summary([gap for o in done for gap in o.itl_s], "itl"), **_summary([o.e2el_s for o in done], "e2el"),
+        **_summary([outcome.ttft_s for outcome in timed], "ttft"), **_summary(tpots, "tpot"),
+        **_summary([gap for outcome in done for gap in outcome.itl_s], "itl"),
+        **_summary([outcome.e2el_s for outcome in done], "e2el"),
     }
 
 
@@ -154,7 +163,11 @@ async def run_set(base_url: str, bodies: list[dict], concurrency: int, timeout_s
     async with httpx.AsyncClient(timeout=timeout_s, limits=limits) as client:
         async def bounded(body: dict) -> Outcome:
             async with gate:
-                return await stream_one(client, base_url, body)
+                try:
+                    async with asyncio.timeout(timeout_s):  # the whole request: httpx times each read only
+                        return await stream_one(client, base_url, body)
+                except TimeoutError:
+                    return Outcome(error=f"no complete answer within bench.timeout_s {timeout_s} s")
 
         start = time.perf_counter()
         outcomes = await asyncio.gather(*(bounded(body) for body in bodies))
@@ -201,14 +214,15 @@ def style_check(base_url: str, model: str, rows: list[dict[str, Any]], max_token
     for style in chat.STYLE_TOKENS:
         bodies = [request_body(model, messages(row, style), max_tokens, "none") for row in rows]
         by_style[style] = asyncio.run(run_set(base_url, bodies, 1, timeout_s))[0]
-    failed = [o.error for outcomes in by_style.values() for o in outcomes if o.error]
+    failed = [outcome.error for outcomes in by_style.values() for outcome in outcomes if outcome.error]
     if failed:
         return {"prompts": len(rows), "failed": len(failed), "errors": sorted(set(failed))}
-    mean = {style: float(np.mean([o.output_tokens for o in outcomes])) for style, outcomes in by_style.items()}
+    mean = {style: float(np.mean([outcome.output_tokens for outcome in outcomes]))
+            for style, outcomes in by_style.items()}
     return {"prompts": len(rows), "failed": 0, "max_tokens": max_tokens,
             "terse_mean_tokens": round(mean["TERSE"], 2), "verbose_mean_tokens": round(mean["VERBOSE"], 2),
             "ratio": round(mean["VERBOSE"] / mean["TERSE"], 3) if mean["TERSE"] else None,
-            "answers": {style: [o.output_tokens for o in outcomes] for style, outcomes in by_style.items()}}
+            "answers": {style: [outcome.output_tokens for outcome in outcomes] for style, outcomes in by_style.items()}}
 
 
 def run(bench: BenchParams, base_url: str, model: str,
@@ -229,6 +243,6 @@ def run(bench: BenchParams, base_url: str, model: str,
             on_set(name, result["sets"][name])
     if style_rows:
         result["style"] = style_check(base_url, model, style_rows, bench.style.max_tokens, bench.timeout_s)
-    result["complete"] = all(s["failed"] == 0 for s in result["sets"].values()) and not (
+    result["complete"] = all(measured["failed"] == 0 for measured in result["sets"].values()) and not (
         result.get("style", {}).get("failed"))
     return result

@@ -318,7 +318,7 @@ def deploy(
                       "`qwen-iac deploy --print-unit | sudo tee /etc/systemd/system/qwen-iac.service`)")
         raise typer.Exit(2)
     with _user_errors():
-        typer.echo(serving.render_unit(params.load(params_file), Path(".")), nl=False)
+        typer.echo(serving.render_unit(params.load(params_file), params_file), nl=False)
 
 
 @app.command("health")
@@ -358,7 +358,7 @@ def latency_stage(params_file: ParamsFile = Path("params.yaml")) -> None:
     against it, stop it. Writes: deploy/latency.json, reports/latency.md, reports/latency_server.log."""
     from stages import latency
 
-    _run(latency.run, params_file)
+    _run(lambda loaded, console: latency.run(loaded, params_file, console), params_file)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -19,11 +20,11 @@ SERVER_LOG = Path("reports/latency_server.log")
 COLUMNS = ("ttft", "tpot", "itl", "e2el")
 
 
-def run(params: Params, console: Console) -> dict[str, Any]:
+def run(params: Params, params_file: Path, console: Console) -> dict[str, Any]:
     chosen = serving.engine(params.serve)
     model = params.bench.model or serving.served_name(params.serve, chosen)
     console.print(f"starting {chosen} for {params.serve.model} (log: {SERVER_LOG})")
-    with serving.running(params, SERVER_LOG) as server:
+    with serving.running(params, params_file, SERVER_LOG, chosen) as server:
         result = measure(params, server.url, model, console)
     return finish({"engine": chosen, "served": params.serve.model, **result}, console)
 
@@ -31,8 +32,19 @@ def run(params: Params, console: Console) -> dict[str, Any]:
 def endpoint(params: Params, base_url: str | None, model: str | None, console: Console) -> dict[str, Any]:
     """An endpoint someone else started: bench.url or serve's host and port."""
     base_url = base_url or params.bench.url or serving.url(params.serve)
-    model = model or params.bench.model or serving.served_name(params.serve, serving.engine(params.serve))
-    return finish(measure(params, base_url, model, console), console)
+    return finish(measure(params, base_url, model or params.bench.model or default_model(params, base_url),
+                          console), console)
+
+
+def default_model(params: Params, base_url: str) -> str:
+    """vLLM lists exactly what it serves (owned_by "vllm"): when that is one model, it is the one to ask.
+    Otherwise the name `serve` gives ours (transformers serve lists the hub cache instead)."""
+    try:
+        entries = httpx.get(f"{base_url}/v1/models", timeout=30.0).json()["data"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        entries = []  # an unreachable server: the bench's first request says so
+    served = [entry["id"] for entry in entries if isinstance(entry, dict) and entry.get("owned_by") == "vllm"]
+    return served[0] if len(served) == 1 else serving.served_name(params.serve, serving.engine(params.serve))
 
 
 def measure(params: Params, base_url: str, model: str, console: Console) -> dict[str, Any]:
@@ -51,8 +63,9 @@ def finish(result: dict[str, Any], console: Console, root: Path = Path(".")) -> 
     (root / REPORT).write_text(markdown(result), encoding="utf-8")
     console.print(table(result))
     if not result["complete"]:
-        failed = sum(s["failed"] for s in result["sets"].values()) + result.get("style", {}).get("failed", 0)
-        first = next((e["error"] for s in result["sets"].values() for e in s["errors"]),
+        failed = sum(measured["failed"] for measured in result["sets"].values()) + result.get("style", {}).get(
+            "failed", 0)
+        first = next((error["error"] for measured in result["sets"].values() for error in measured["errors"]),
                      next(iter(result.get("style", {}).get("errors", [])), "?"))
         raise PipelineError(f"{failed} requests failed (first: {first}); what completed is in {METRICS}, marked "
                             "complete: false")
@@ -93,7 +106,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"- {name}: max_tokens {metrics['max_tokens']} held by {metrics['length_control']} "
                      f"(every answer that long: {metrics['fixed_length']}), {metrics['output_throughput']} "
                      "output tokens/s")
-        lines += [f"  - error x{e['count']}: {e['error']}" for e in metrics["errors"]]
+        lines += [f"  - error x{error['count']}: {error['error']}" for error in metrics["errors"]]
     style = result.get("style")
     if style and not style["failed"]:
         lines.append(f"- style through the API, {style['prompts']} prompts: TERSE {style['terse_mean_tokens']} vs "

@@ -189,6 +189,12 @@ class PromptSetParams(Section):
     max_tokens: int = Field(gt=0, description="every answer is this long (ignore_eos where the server has it)")
 
 
+class StyleCheckParams(Section):
+    source: str = Field(description="a JSONL of prompts (rows with instruction), asked in both styles")
+    prompts: int = Field(ge=0, description="how many, from the top of source; 0: no style check")
+    max_tokens: int = Field(gt=0, description="as eval.verbosity.max_new_tokens, for a comparable ratio")
+
+
 class BenchParams(Section):
     url: str | None = Field(description="an OpenAI-compatible server; null: the one `serve` starts")
     model: str | None = Field(description="the model name to send; null: the name `serve` gives it")
@@ -199,13 +205,7 @@ class BenchParams(Section):
         description="how answers are held at max_tokens: ignore_eos (vLLM), min_new_tokens (transformers serve), "
                     "none; auto: the first the server accepts")
     prompt_sets: dict[str, PromptSetParams] = Field(min_length=1)
-    style: "StyleCheckParams"
-
-
-class StyleCheckParams(Section):
-    source: str = Field(description="a JSONL of prompts (rows with instruction), asked in both styles")
-    prompts: int = Field(ge=0, description="how many, from the top of source; 0: no style check")
-    max_tokens: int = Field(gt=0, description="as eval.verbosity.max_new_tokens, for a comparable ratio")
+    style: StyleCheckParams
 
 
 class Params(Section):

@@ -6,6 +6,7 @@ and refuses trainable-token weights), so runtime LoRA is offered only for adapte
 markers; anything else is served merged. Without vLLM (the embedded default, CPU) `transformers serve` runs
 the same API. Both render prompts with the model's own chat template, thinking off, as training did."""
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -56,8 +57,12 @@ def url(serve: ServeParams) -> str:
     return f"http://{serve.host}:{serve.port}"
 
 
-def refuse_runtime_lora(adapter_dir: Path) -> None:
-    """vLLM serves LoRA weights on the base's own vocabulary only."""
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # what vLLM's --max-lora-rank accepts
+
+
+def refuse_runtime_lora(adapter_dir: Path) -> int:
+    """vLLM serves LoRA weights on the base's own vocabulary only. Returns the --max-lora-rank the adapter
+    needs: its rank, rounded up to one vLLM accepts."""
     config_path = adapter_dir / "adapter_config.json"
     if not config_path.exists():
         raise PipelineError(f"serve.adapter: {adapter_dir} has no adapter_config.json (not a PEFT adapter)")
@@ -73,6 +78,7 @@ def refuse_runtime_lora(adapter_dir: Path) -> None:
             f"serve.adapter: vLLM cannot serve {adapter_dir} as runtime LoRA: {'; '.join(reasons)}, and vLLM "
             "loads LoRA only on the base's own vocabulary. Serve the merged model instead (serve.adapter: null, "
             "serve.model: models/merged or models/awq), or train with train.style_markers: text for runtime LoRA.")
+    return next(rank for rank in VLLM_LORA_RANKS if rank >= config["r"])
 
 
 def command(params: Params, chosen: Engine, port: int | None = None) -> list[str]:
@@ -93,9 +99,9 @@ def command(params: Params, chosen: Engine, port: int | None = None) -> list[str
             "--gpu-memory-utilization", str(serve.gpu_memory_utilization),
             "--default-chat-template-kwargs", CHAT_TEMPLATE_KWARGS]
     if serve.adapter:
-        refuse_runtime_lora(Path(serve.adapter))
+        rank = refuse_runtime_lora(Path(serve.adapter))
         argv += ["--enable-lora", "--lora-modules", f"{serve.served_model_name}={serve.adapter}",
-                 "--max-lora-rank", str(params.train_.lora.r)]
+                 "--max-lora-rank", str(rank)]
     return argv
 
 
@@ -115,7 +121,7 @@ def executable(serve: ServeParams, argv: list[str]) -> str:
     return found
 
 
-def render_unit(params: Params, root: Path) -> str:
+def render_unit(params: Params, params_file: Path) -> str:
     """The systemd unit: `qwen-iac serve` from this virtual environment, restarted whenever it stops, ready
     only once the health check passes, secrets from the environment file."""
     serve = params.serve
@@ -124,7 +130,9 @@ def render_unit(params: Params, root: Path) -> str:
         "unit_name": serve.deploy.unit_name,
         "model": serve.model,
         "user": serve.deploy.user,
-        "working_directory": serve.deploy.working_directory or str(root.resolve()),
+        "working_directory": serve.deploy.working_directory or str(params_file.resolve().parent),
+        "params_file": str(Path(serve.deploy.working_directory) / "params.yaml") if serve.deploy.working_directory
+        else str(params_file.resolve()),
         "environment_file": serve.deploy.environment_file,
         "path": f"{qwen_iac.parent}:/usr/local/bin:/usr/bin:/bin",
         "qwen_iac": str(qwen_iac),
@@ -176,16 +184,23 @@ class Server(NamedTuple):
     process: subprocess.Popen
 
 
+def _exit_on(signal_number: int, frame: object) -> None:
+    raise SystemExit(128 + signal_number)  # unwinds through running()'s finally, which stops the server
+
+
 @contextmanager
-def running(params: Params, log_path: Path, root: Path = Path(".")) -> Iterator[Server]:
-    """`qwen-iac serve` in `root` (its params.yaml) on a free port for the duration of the block. The server's
-    output goes to log_path, whose tail is in the error when it fails to start."""
+def running(params: Params, params_file: Path, log_path: Path, chosen: Engine) -> Iterator[Server]:
+    """`qwen-iac serve` with params_file, in its directory, on a free port, for the duration of the block. The
+    server's output goes to log_path, whose tail is in the error when it fails to start. SIGTERM and SIGHUP
+    stop it too: it runs in its own session, out of reach of signals sent to ours."""
+    root = params_file.resolve().parent
     check_model(params.serve, root)
     port = free_port(params.serve.host)
-    qwen_iac = shutil.which("qwen-iac") or str(Path(sys.executable).parent / "qwen-iac")
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    previous = {number: signal.signal(number, _exit_on) for number in (signal.SIGTERM, signal.SIGHUP)}
     with log_path.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen([qwen_iac, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen([sys.executable, "-m", "stages.cli", "serve", "--params", str(params_file.resolve()),
+                                    "--port", str(port), "--engine", chosen], stdout=log, stderr=subprocess.STDOUT,
                                    cwd=root, start_new_session=True)
         base_url = f"http://{params.serve.host}:{port}"
         try:
@@ -197,19 +212,26 @@ def running(params: Params, log_path: Path, root: Path = Path(".")) -> Iterator[
             yield Server(base_url, process)
         finally:
             stop(process)
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 def stop(process: subprocess.Popen, grace_s: float = 30.0) -> None:
-    """SIGTERM to the server's process group (vLLM has worker processes), SIGKILL after the grace period."""
-    if process.poll() is not None:
+    """SIGTERM to the server's whole process group (vLLM's workers may outlive their parent), SIGKILL to
+    what is left of it after the grace period."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        process.poll()
         return
-    for sent in (signal.SIGTERM, signal.SIGKILL):
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        process.poll()  # reaps the leader: a zombie would keep the group alive
         try:
-            os.killpg(process.pid, sent)
+            os.killpg(process.pid, 0)
         except ProcessLookupError:
             return
-        try:
-            process.wait(timeout=grace_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
