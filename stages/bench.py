@@ -201,7 +201,7 @@ def preflight(base_url: str, model: str, wanted: str, timeout_s: float) -> str:
             return control
         refused_field = any(name in outcome.error for name in ("ignore_eos", "generation_config", "min_new_tokens"))
         if not (refused_field and wanted == "auto"):
-            names = ", ".join(listed[:10]) or "none"
+            names = ", ".join(entry["id"] for entry in listed[:10]) or "none"
             hint = f" Check bench.model; the server lists: {names}" if outcome.error.startswith("HTTP 4") else ""
             raise PipelineError(f"the first request to {base_url} for model {model!r} failed: {outcome.error}.{hint}")
     raise AssertionError("length control 'none' adds no field, so a server that refused it raised above")

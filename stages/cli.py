@@ -334,7 +334,7 @@ def health(
         loaded = params.load(params_file)
         base_url = url or serving.url(loaded.serve)
         listed = serving.health(base_url, wait)
-    console.print(f"{base_url}: healthy; models listed: {', '.join(listed) or 'none'}")
+    console.print(f"{base_url}: healthy; models listed: {', '.join(entry['id'] for entry in listed) or 'none'}")
 
 
 @app.command("bench")

@@ -40,10 +40,10 @@ def default_model(params: Params, base_url: str) -> str:
     """vLLM lists exactly what it serves (owned_by "vllm"): when that is one model, it is the one to ask.
     Otherwise the name `serve` gives ours (transformers serve lists the hub cache instead)."""
     try:
-        entries = httpx.get(f"{base_url}/v1/models", timeout=30.0).json()["data"]
-    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        entries = serving.listed_models(base_url)
+    except httpx.HTTPError:
         entries = []  # an unreachable server: the bench's first request says so
-    served = [entry["id"] for entry in entries if isinstance(entry, dict) and entry.get("owned_by") == "vllm"]
+    served = [entry["id"] for entry in entries if entry.get("owned_by") == "vllm"]
     return served[0] if len(served) == 1 else serving.served_name(params.serve, serving.engine(params.serve))
 
 

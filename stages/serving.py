@@ -145,7 +145,7 @@ def render_unit(params: Params, params_file: Path) -> str:
     return text
 
 
-def health(base_url: str, wait_s: float = 0.0, process: subprocess.Popen | None = None) -> list[str]:
+def health(base_url: str, wait_s: float = 0.0, process: subprocess.Popen | None = None) -> list[dict]:
     """GET /health until it answers 200 (at most wait_s); returns the model ids /v1/models lists, if it lists
     any. Raises with the reason when the server is not up, or when `process` (a server being started) exits."""
     deadline = time.monotonic() + wait_s
@@ -161,14 +161,15 @@ def health(base_url: str, wait_s: float = 0.0, process: subprocess.Popen | None 
         time.sleep(1.0)
 
 
-def listed_models(base_url: str) -> list[str]:
-    """What /v1/models names; empty when it cannot say (transformers serve lists the hub cache, and fails
-    without one). A connection error is raised: the server is not there."""
+def listed_models(base_url: str) -> list[dict]:
+    """The entries of /v1/models (id, owned_by, ...); empty when it cannot say (transformers serve lists the
+    hub cache, and fails without one). A connection error is raised: the server is not there."""
     try:
         answer = httpx.get(f"{base_url}/v1/models", timeout=30.0)
-        return [entry["id"] for entry in answer.json()["data"]] if answer.status_code == 200 else []
+        entries = answer.json()["data"] if answer.status_code == 200 else []
     except (ValueError, KeyError, TypeError):
         return []
+    return [entry for entry in entries if isinstance(entry, dict) and "id" in entry]
 
 
 def free_port(host: str) -> int:
