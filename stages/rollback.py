@@ -23,9 +23,11 @@ class Change:
 
 
 def artifacts(root: Path = Path(".")) -> dict[str, str]:
-    """The `artifacts:` of dvc.yaml: name -> path."""
-    pipeline = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))
-    return {name: entry["path"] for name, entry in (pipeline.get("artifacts") or {}).items()}
+    """The `artifacts:` of the root dvc.yaml, as DVC reads them: name -> path."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        return {name: artifact.path for name, artifact in repo.artifacts.read().get("dvc.yaml", {}).items()}
 
 
 def output_hashes(lock_text: str) -> dict[str, str]:
