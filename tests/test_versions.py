@@ -9,7 +9,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import pytest
 import yaml
 
 from stages import remote
-from tests.tiny_models import GIT_IDENTITY, REPO, STEPS, write_pipeline_repo
+from tests.tiny_models import GIT_IDENTITY, REPO, STEPS, VENV_PATH, write_pipeline_repo
 
 ARTIFACTS = ("models/stage1_adapter", "models/complete_adapter", "models/merged", "models/awq")
 BLOCK = re.compile(r"<!-- test: (?P<name>\w+) -->\n```bash\n(?P<body>.*?)```", re.S)
@@ -62,7 +61,7 @@ def s3_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         isolated = tmp_path_factory.mktemp("machine")
         (isolated / "aws").write_text("")
         env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "DVC_"))}
-        env.update(GIT_IDENTITY, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        env.update(GIT_IDENTITY, PATH=VENV_PATH,
                    AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
                    AWS_ENDPOINT_URL_S3=endpoint, AWS_CONFIG_FILE=str(isolated / "aws"),
                    AWS_SHARED_CREDENTIALS_FILE=str(isolated / "aws"), AWS_EC2_METADATA_DISABLED="true",

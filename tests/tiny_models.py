@@ -6,6 +6,7 @@ The GPU benchmark builds its model with the same function."""
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,10 @@ PIPELINE_FILES = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "stages
                   ".dvc/config", ".dvc/.gitignore")
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "qwen-iac tests", "GIT_AUTHOR_EMAIL": "tests@qwen-iac.invalid",
                 "GIT_COMMITTER_NAME": "qwen-iac tests", "GIT_COMMITTER_EMAIL": "tests@qwen-iac.invalid"}
+
+
+# `dvc` and `qwen-iac` from this environment come first, as the Makefile puts them for dvc.yaml's commands.
+VENV_PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
 
 
 def write_pipeline_repo(repo: Path, base: Path, configure: Callable[[dict], None]) -> Path:
