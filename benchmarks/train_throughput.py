@@ -80,7 +80,10 @@ def load_unsloth(base: Path) -> Any:
                                             random_state=42)
 
 
-def measure(stack: str, base: Path, steps: int, warm_up: int = 2) -> dict[str, Any]:
+def measure(stack: str, base: Path, steps: int, lengths: tuple[int, ...] = LENGTHS, ddp: bool = False,
+            warm_up: int = 2) -> dict[str, Any]:
+    """`ddp`: under `accelerate launch`, every process trains its own copy on its own batch and the LoRA
+    gradients are averaged each step, as the training stage's DDP does; tokens/s counts every process."""
     started = time.perf_counter()
     if stack == "unsloth":  # first: it patches transformers on import
         model = load_unsloth(base)
@@ -91,8 +94,15 @@ def measure(stack: str, base: Path, steps: int, warm_up: int = 2) -> dict[str, A
     result: dict[str, Any] = {"load_s": round(time.perf_counter() - started, 1),
                               "weights_gib": round(torch.cuda.memory_allocated() / 2**30, 2)}
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    processes, backward = 1, torch.Tensor.backward
+    if ddp:
+        from accelerate import Accelerator
+
+        accelerator = Accelerator()
+        model, optimizer = accelerator.prepare(model, optimizer)
+        processes, backward = accelerator.num_processes, accelerator.backward
     model.train()
-    for length in LENGTHS:
+    for length in lengths:
         ids = batch(length)
         torch.cuda.reset_peak_memory_stats()
         times, losses = [], []
@@ -101,7 +111,7 @@ def measure(stack: str, base: Path, steps: int, warm_up: int = 2) -> dict[str, A
                 torch.cuda.synchronize()
                 step_start = time.perf_counter()
                 loss = model(input_ids=ids, labels=ids).loss
-                loss.backward()
+                backward(loss)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 torch.cuda.synchronize()
@@ -113,7 +123,8 @@ def measure(stack: str, base: Path, steps: int, warm_up: int = 2) -> dict[str, A
             torch.cuda.empty_cache()
             continue
         step = sorted(times[warm_up:])[len(times[warm_up:]) // 2]
-        result[f"L{length}"] = {"step_s": round(step, 3), "tokens_per_s": round(length / step, 1), "losses": losses,
+        result[f"L{length}"] = {"step_s": round(step, 3), "tokens_per_s": round(processes * length / step, 1),
+                                "processes": processes, "losses": losses,
                                 "peak_allocated_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
                                 "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 2)}
     return result
@@ -153,10 +164,14 @@ def main() -> None:
     parser.add_argument("--base", type=Path, default=Path("/tmp/q14"), help="built here when missing")
     parser.add_argument("--stacks", nargs="+", choices=STACKS, default=list(STACKS))
     parser.add_argument("--steps", type=int, default=6, help="per length, the first two being warm-up")
+    parser.add_argument("--lengths", type=int, nargs="+", default=list(LENGTHS))
+    parser.add_argument("--ddp", action="store_true", help="under accelerate launch: every process trains")
     parser.add_argument("--one", choices=STACKS, help=argparse.SUPPRESS)  # a child process: one stack
     args = parser.parse_args()
     if args.one:
-        print("RESULT " + json.dumps(measure(args.one, args.base, args.steps)), flush=True)
+        result = measure(args.one, args.base, args.steps, tuple(args.lengths), args.ddp)
+        if int(os.environ.get("RANK", "0")) == 0:
+            print("RESULT " + json.dumps(result), flush=True)
         return
     if not (args.base / "config.json").exists():
         from benchmarks.qwen3_14b_profiles import build_base

@@ -96,17 +96,44 @@ def split(params_file: ParamsFile = Path("params.yaml")) -> None:
 def train(
     stage: Annotated[str, typer.Argument(help="train_stage1 or train_stage2")],
     params_file: ParamsFile = Path("params.yaml"),
+    print_command: Annotated[bool, typer.Option("--print-command", help="show the launch command, train nothing")]
+    = False,
 ) -> None:
     """LoRA (CPU) or QLoRA (CUDA) with the style tokens. train_stage1 reads models/base/ and
     data/splits/stage1_{train,eval}.jsonl and writes models/stage1_adapter/; train_stage2 continues that
     adapter on data/splits/stage2_train.jsonl (IaC plus replay), evaluates on iac_heldout.jsonl and writes
     models/complete_adapter/. Both write metrics/STAGE.json and reports/curves/STAGE/ (loss and learning-rate
-    curves), and checkpoint into checkpoints/STAGE/ every save_steps: a rerun resumes from the last one."""
+    curves), and checkpoint into checkpoints/STAGE/ every save_steps: a rerun resumes from the last one.
+    With train.distributed.processes above 1 the command runs itself under `accelerate launch`, one process
+    per GPU, and process 0 writes."""
+    import os
+    import shlex
+
+    from stages import distributed, params, training
     from stages import train as stage_module
 
     if stage not in ("train_stage1", "train_stage2"):
         console.print(f"[bold red]error:[/] unknown stage {stage!r} (allowed: train_stage1, train_stage2)")
         raise typer.Exit(2)
+    with _user_errors():
+        loaded = params.load(params_file)
+        settings = loaded.train_.distributed
+        if settings.processes > 1 and distributed.world_size() == 1:
+            distributed.check(settings)
+            distributed.per_process_batch(loaded.train(stage), settings, stage)  # refused here, not N times
+            hardware = training.choose_hardware(loaded.train_)
+            argv = distributed.launch_command(settings, stage, params_file, hardware.precision,
+                                              gpus=hardware.device == "cuda")
+            if print_command:
+                typer.echo(shlex.join(argv))
+                return
+            console.print(shlex.join(argv))
+            os.execv(argv[0], argv)  # DVC and a kill signal reach the launcher, which stops every process
+    if print_command:
+        console.print("train.distributed.processes is 1: the stage runs in this process, no launcher")
+        return
+    if settings.processes == 1:
+        distributed.use_one_gpu()
     _run(stage_module.run, params_file, stage)
 
 

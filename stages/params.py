@@ -53,6 +53,17 @@ class LoraParams(Section):
     target_modules: list[str] = Field(min_length=1)
 
 
+class DistributedParams(Section):
+    """Several training processes on one host through accelerate (issue 9): one per GPU."""
+
+    processes: int = Field(1, ge=1, description="above 1, `qwen-iac train` runs itself under `accelerate launch`")
+    strategy: Literal["ddp", "fsdp"] = Field(
+        "ddp", description="ddp: a whole (4-bit) copy of the base per GPU; fsdp: the base sharded across the GPUs")
+    global_batch: Literal["keep", "scale"] = Field(
+        "keep", description="keep: batch_size x gradient_accumulation_steps is shared out over the processes; "
+                            "scale: every process runs it whole (the global batch grows with the processes)")
+
+
 class TrainingParams(Section):
     """What both training stages share: the adapter's shape and the token layout cannot change
     between stage 1 and stage 2."""
@@ -64,6 +75,7 @@ class TrainingParams(Section):
     gradient_checkpointing: bool
     paired_styles: bool = Field(description="both styles of a prompt side by side in one optimizer step")
     lora: LoraParams
+    distributed: DistributedParams = DistributedParams()
 
 
 class TrainParams(Section):

@@ -84,7 +84,7 @@ def training_section(root: Path, params: Params) -> list[str]:
             lines += [f"### {stage}", "", "not run yet", ""]
             continue
         used = training.Hardware(**metrics["hardware"])
-        config = training.sft_config(params.train(stage), params.train_, used, Path("checkpoints") / stage)
+        config = training.sft_config(params.train(stage), params.train_, used, Path("checkpoints") / stage, stage)
         lines += [f"### {stage}", "", *_table(
             ["device", "quantization", "precision", "steps", "final loss", "eval loss", "tokens seen", "tokens/s",
              "peak memory GiB", "wall s"],

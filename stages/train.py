@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from stages import PipelineError, training
+from stages import PipelineError, distributed, training
 from stages.params import Params
 from stages.rows import read_jsonl
 
@@ -76,6 +76,12 @@ def load_for_training(params: Params, base_dir: Path, paths: Paths, hardware: tr
     if paths.previous_adapter is None:
         return model, tokenizer, layout, training.lora_config(settings, layout)
     model = PeftModel.from_pretrained(model, paths.previous_adapter, is_trainable=True)
+    if settings.distributed.processes > 1 and settings.distributed.strategy == "fsdp":
+        # FSDP flattens each unit into one tensor of one dtype: the loaded adapter (PEFT keeps it in fp32)
+        # in the base's compute dtype, as TRL casts a new one for FSDP-QLoRA in stage 1.
+        for parameter in model.parameters():
+            if parameter.dtype == torch.float32 and parameter.dtype != hardware.dtype:
+                parameter.data = parameter.data.to(hardware.dtype)
     if params.train_stage2.freeze_style_rows:
         for name, parameter in model.named_parameters():
             if "trainable_tokens" in name:  # PEFT's trainable-token rows
@@ -99,6 +105,8 @@ def run(params: Params, stage: str, *, base_dir: Path = Path("models/base"), pat
 
     training.check_context(base_dir, stage_params.max_length, stage)
     hardware = training.choose_hardware(settings)
+    if hardware.device == "cuda":  # each launched process on its own GPU, the 4-bit weights included
+        torch.cuda.set_device(distributed.local_rank())
     set_seed(settings.seed)  # before the adapter exists: LoRA's initial weights come from this seed
     model, tokenizer, layout, peft_config = load_for_training(params, base_dir, paths, hardware)
     train_rows = list(read_jsonl(paths.train))
@@ -108,14 +116,26 @@ def run(params: Params, stage: str, *, base_dir: Path = Path("models/base"), pat
     eval_rows = list(read_jsonl(paths.eval))[: stage_params.eval_examples or None]
     eval_set = training.dataset(eval_rows, tokenizer, stage_params.max_length, str(paths.eval))
 
-    checkpoint = training.last_checkpoint(checkpoint_dir, _fingerprint(params, stage, base_dir, paths))
+    args = training.sft_config(stage_params, settings, hardware, checkpoint_dir, stage)
+    if args.device.type == "cpu" and args.device.index is not None:  # sets up the process group, if several
+        # accelerate names each CPU process's device cpu:<index>; resuming loads the optimizer state onto
+        # args.device, which torch.load cannot ("don't know how to restore data location ... cpu:0").
+        args.__dict__["_setup_devices"] = torch.device("cpu")  # the same device, as TrainingArguments caches it
+    main = args.process_index == 0  # only process 0 writes checkpoints' stamps, curves, adapter and metrics
+    if main:
+        checkpoint = training.last_checkpoint(checkpoint_dir, _fingerprint(params, stage, base_dir, paths))
+    args.distributed_state.wait_for_everyone()  # the others resume from what process 0 kept
+    if not main:
+        checkpoint = training.latest_checkpoint(checkpoint_dir)
     resume_step = int(Path(checkpoint).name.split("-")[-1]) if checkpoint else None
+    curves = [training.curves_callback(live_dir, resume_step)] if main else []
     trainer = training.trainer_class(stage_params.style_rows_lr_multiplier)(
-        model=model, args=training.sft_config(stage_params, settings, hardware, checkpoint_dir),
-        train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer, peft_config=peft_config,
-        callbacks=[training.curves_callback(live_dir, resume_step), *(callbacks or [])])
-    console.print(f"{stage}: {len(train_set)} examples on {hardware.device} ({hardware.quantization}, "
-                  f"{hardware.precision}); " + (f"resuming from {checkpoint}" if checkpoint else "from the start"))
+        model=model, args=args, train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer,
+        peft_config=peft_config, callbacks=[*curves, *(callbacks or [])])
+    if main:
+        console.print(f"{stage}: {len(train_set)} examples on {hardware.device} ({hardware.quantization}, "
+                      f"{hardware.precision}) in {args.world_size} process(es); "
+                      + (f"resuming from {checkpoint}" if checkpoint else "from the start"))
 
     if hardware.device == "cuda":
         torch.cuda.reset_peak_memory_stats()  # this stage's peak, not the process's
@@ -131,7 +151,11 @@ def run(params: Params, stage: str, *, base_dir: Path = Path("models/base"), pat
 
     state = trainer.state
     losses = [entry["loss"] for entry in state.log_history if "loss" in entry]
-    trained = trainer.model
+    full_state = None
+    if trainer.is_fsdp_enabled:  # every process hands its shards to process 0 (PEFT's FSDP-QLoRA recipe)
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+        full_state = trainer.accelerator.get_state_dict(trainer.model_wrapped)
+    trained = trainer.accelerator.unwrap_model(trainer.model)
     metrics = {
         "stage": stage,
         "steps": state.global_step,
@@ -145,14 +169,18 @@ def run(params: Params, stage: str, *, base_dir: Path = Path("models/base"), pat
         "wall_seconds": round(wall, 1),
         "peak_memory_gib": training.peak_memory_gib(hardware),
         "resumed_from": checkpoint,
+        "processes": args.world_size,
+        "global_batch": args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size,
         "hardware": asdict(hardware),
         "trainable_parameters": sum(p.numel() for p in trained.parameters() if p.requires_grad),
         "style_tokens": layout,
     }
+    if not main:
+        return metrics
     if paths.out.exists():
         shutil.rmtree(paths.out)
     # load_base rebuilds the layout; the adapter holds the two trained rows, never whole embeddings.
-    trained.save_pretrained(paths.out, save_embedding_layers=False)
+    trained.save_pretrained(paths.out, save_embedding_layers=False, state_dict=full_state)
     tokenizer.save_pretrained(paths.out)
     base_metrics = json.loads(base_metrics_path.read_text()) if base_metrics_path.exists() else {}
     (paths.out / "README.md").write_text(_model_card(params, stage, paths, metrics, base_metrics), encoding="utf-8")

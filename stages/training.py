@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from stages import PipelineError, chat, style_tokens
+from stages import PipelineError, chat, distributed, style_tokens
 from stages.params import TrainingParams, TrainParams
 from stages.rows import normalise, prompt_text
 
@@ -60,14 +60,19 @@ def load_base(base_dir: Path, tokenizer: Any, settings: TrainingParams, hardware
     exactly the rows stage 1's adapter was trained against."""
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
+    fsdp = settings.distributed.processes > 1 and settings.distributed.strategy == "fsdp"
     quantization_config = None
     if hardware.quantization == "nf4":
+        compute = torch.bfloat16 if hardware.precision == "bf16" else torch.float32
         quantization_config = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16 if hardware.precision == "bf16" else torch.float32)
+            bnb_4bit_compute_dtype=compute,
+            # FSDP shards flat tensors of one dtype: the packed 4-bit weights are stored in the compute dtype
+            bnb_4bit_quant_storage=compute if fsdp else torch.uint8)
+    # DDP: each process's copy on its own GPU; FSDP places the shards itself.
+    device_map = {"": distributed.local_rank()} if hardware.device == "cuda" and not fsdp else None
     model = AutoModelForCausalLM.from_pretrained(
-        base_dir, dtype=hardware.dtype, quantization_config=quantization_config,
-        device_map={"": 0} if hardware.device == "cuda" else None)
+        base_dir, dtype=hardware.dtype, quantization_config=quantization_config, device_map=device_map)
     layout = style_tokens.prepare_embedding(model, tokenizer, settings.style_markers)
     return model, layout
 
@@ -138,12 +143,16 @@ def check_context(base_dir: Path, max_length: int, key: str) -> None:
         raise PipelineError(f"{key}.max_length {max_length} exceeds the base model's context of {context} tokens")
 
 
-def sft_config(stage: TrainParams, settings: TrainingParams, hardware: Hardware, output_dir: Path) -> Any:
+def sft_config(stage: TrainParams, settings: TrainingParams, hardware: Hardware, output_dir: Path,
+               key: str) -> Any:
     from trl import SFTConfig
 
+    batch_size, accumulation = distributed.per_process_batch(stage, settings.distributed, key)
     return SFTConfig(
         output_dir=str(output_dir), seed=settings.seed, data_seed=settings.seed,
-        per_device_train_batch_size=stage.batch_size, gradient_accumulation_steps=stage.gradient_accumulation_steps,
+        per_device_train_batch_size=batch_size, gradient_accumulation_steps=accumulation,
+        # every trainable parameter is used in every step: DDP need not search the graph for unused ones
+        ddp_find_unused_parameters=False,
         learning_rate=stage.learning_rate, lr_scheduler_type=stage.lr_scheduler, warmup_steps=stage.warmup_ratio,
         num_train_epochs=stage.epochs, max_steps=stage.max_steps, max_length=stage.max_length,
         packing=False, completion_only_loss=True,
@@ -151,7 +160,7 @@ def sft_config(stage: TrainParams, settings: TrainingParams, hardware: Hardware,
         gradient_checkpointing=settings.gradient_checkpointing,
         save_strategy="steps", save_steps=stage.save_steps, save_total_limit=2,
         logging_steps=stage.logging_steps, include_num_input_tokens_seen="non_padding",
-        eval_strategy="no", per_device_eval_batch_size=stage.batch_size,
+        eval_strategy="no", per_device_eval_batch_size=batch_size,
         train_sampling_strategy="sequential" if settings.paired_styles else "random",
         report_to="none", dataloader_pin_memory=hardware.device == "cuda", disable_tqdm=True)
 

@@ -34,7 +34,7 @@ def test_a_profile_that_breaks_the_schema_writes_nothing(workdir: Path) -> None:
 
 
 def test_unknown_profile_lists_the_available_ones(workdir: Path) -> None:
-    with pytest.raises(PipelineError, match="available: a10g-24gb, gpu-80gb, qwen3-14b"):
+    with pytest.raises(PipelineError, match="available: a10g-24gb, gpu-80gb, gpus-2, qwen3-14b"):
         profiles.apply("qwen3-32b", workdir / "params.yaml", workdir / "profiles")
 
 
@@ -52,3 +52,19 @@ def test_qwen3_14b_hardware_profiles_give_the_seed_recipe(workdir: Path, hardwar
         assert (config.warmup_ratio, config.epochs, config.max_steps) == (0.03, 1, -1)
         assert config.batch_size == sequences_per_step
         assert config.batch_size * config.gradient_accumulation_steps == 16  # the seed's effective batch
+
+
+@pytest.mark.parametrize(("hardware", "per_gpu"), [("a10g-24gb", (1, 8)), ("gpu-80gb", (4, 2))])
+def test_two_gpus_keep_the_global_batch_of_one(workdir: Path, hardware: str, per_gpu: tuple[int, int]) -> None:
+    from stages import distributed
+
+    for name in ("qwen3-14b", hardware, "gpus-2"):
+        profiles.apply(name, workdir / "params.yaml", workdir / "profiles")
+    merged = params.load(workdir / "params.yaml")
+    settings = merged.train_.distributed
+    assert (settings.processes, settings.strategy, settings.global_batch) == (2, "ddp", "keep")
+    for stage in ("train_stage1", "train_stage2"):
+        batch, accumulation = distributed.per_process_batch(merged.train(stage), settings, stage)
+        assert (batch, accumulation) == per_gpu and batch * accumulation * settings.processes == 16
+    launch = distributed.launch_command(settings, "train_stage1", Path("params.yaml"), "bf16", gpus=True)
+    assert launch[launch.index("--num_processes") + 1] == "2" and "--multi_gpu" in launch

@@ -1,0 +1,137 @@
+"""Training on several GPUs of one host (train.distributed), against one GPU, in one run:
+
+- loss curves: both stages through `qwen-iac train` (so through its `accelerate launch`), QLoRA nf4 on a
+  small random-init Qwen3 with the real Qwen vocabulary, on 1 process and on N at the same global batch
+  (1 x 2 on one GPU, 1 x 1 on each of two). LoRA dropout is 0 here: each process draws its own dropout
+  masks, so with dropout the curves would differ by the masks, not by the distribution;
+- FSDP: both stages of the same model with train.distributed.strategy fsdp, against the one-GPU curve;
+- throughput: the Qwen3-14B-shaped benchmark of benchmarks/train_throughput.py (the training stage's CUDA
+  stack, 3,072 tokens a step per process, gradients averaged every step: the least favourable case for
+  scaling) under `accelerate launch` with 1 and with N processes. tokens/s counts every process.
+
+    python -m benchmarks.multi_gpu --out benchmarks/results/multi_gpu.json
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tests.tiny_models import REPO, build_tiny_qwen3, write_project
+
+STAGES = ("train_stage1", "train_stage2")
+
+
+def curve(root: Path, stage: str) -> list[tuple[int, float]]:
+    lines = (root / "reports/curves" / stage / "plots/metrics/loss.tsv").read_text().splitlines()[1:]
+    return [(int(step), float(loss)) for step, loss in (line.split("\t") for line in lines)]
+
+
+def train_project(root: Path, stages: tuple[str, ...]) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result: dict[str, Any] = {}
+    for stage in stages:
+        started = time.perf_counter()
+        run = subprocess.run([sys.executable, "-m", "stages.cli", "train", stage], cwd=root, env=env,
+                             capture_output=True, text=True)
+        if run.returncode:
+            return {**result, stage: {"error": (run.stdout + run.stderr)[-3000:]}}
+        metrics = json.loads((root / "metrics" / f"{stage}.json").read_text())
+        steps = [step for step, _ in curve(root, stage)]
+        result[stage] = {"seconds": round(time.perf_counter() - started, 1), "processes": metrics["processes"],
+                         "global_batch": metrics["global_batch"], "final_loss": metrics["final_loss"],
+                         "eval_loss": metrics["eval_loss"], "curve": [loss for _, loss in curve(root, stage)],
+                         "one_writer": steps == sorted(set(steps)),  # a second writer would log each step twice
+                         "checkpoints_left": (root / "checkpoints" / stage).exists()}
+    return result
+
+
+def loss_curves(work: Path, processes: int, fsdp: bool = False) -> dict[str, Any]:
+    """DDP on `processes` GPUs against one GPU; with `fsdp`, FSDP's run alone (compare it with the former)."""
+    base = build_tiny_qwen3(work / "qwen3-base", hidden_size=256, layers=4)
+    common = {"train.lora.dropout": 0.0, "train_stage1.max_steps": 12, "train_stage2.max_steps": 8,
+              **{f"{stage}.{key}": value for stage in STAGES
+                 for key, value in (("batch_size", 1), ("gradient_accumulation_steps", 2))}}
+    runs = {}
+    for name, distributed in (("1", {"processes": 1}), (str(processes), {"processes": processes}),
+                              (f"{processes}_fsdp", {"processes": processes, "strategy": "fsdp"})):
+        if name.endswith("fsdp") != fsdp:
+            continue
+        root = write_project(work / f"p{name}", base, **common, **{"train.distributed": distributed})
+        runs[name] = train_project(root, STAGES)
+    return {"runs": runs, "loss_max_rel_diff": max_rel_diff(runs.get("1"), runs.get(str(processes)))}
+
+
+def max_rel_diff(one: dict[str, Any] | None, many: dict[str, Any] | None) -> float | None:
+    """The largest relative difference between two runs' loss curves, step by step, over both stages."""
+    diffs = []
+    for stage in STAGES:
+        first, second = (one or {}).get(stage, {}).get("curve"), (many or {}).get(stage, {}).get("curve")
+        if first and second and len(first) == len(second):
+            diffs += [abs(b - a) / abs(a) for a, b in zip(first, second, strict=True)]
+    return round(max(diffs), 6) if diffs else None
+
+
+def throughput(base: Path, processes: int, steps: int) -> dict[str, Any]:
+    if not (base / "config.json").exists():
+        from benchmarks.qwen3_14b_profiles import build_base
+
+        build_base(base)
+    results = {}
+    for count in (1, processes):
+        launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(count),
+                  "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                  *(["--multi_gpu"] if count > 1 else []), "-m", "benchmarks.train_throughput", "--one", "project",
+                  "--ddp", "--base", str(base), "--steps", str(steps), "--lengths", "3072"]
+        child = subprocess.run(launch, capture_output=True, text=True, cwd=REPO)
+        lines = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")]
+        results[str(count)] = json.loads(lines[-1][7:]) if lines else {"error": child.stderr[-3000:]}
+        print(count, json.dumps(results[str(count)]), flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "multi_gpu.json")
+    parser.add_argument("--base", type=Path, default=Path("/tmp/q14"), help="the 14B-shaped model, built when missing")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=10, help="throughput steps per run, the first two warm-up")
+    parser.add_argument("--skip", choices=("curves", "fsdp", "throughput"), nargs="*", default=[])
+    args = parser.parse_args()
+    if torch.cuda.device_count() < args.processes:
+        raise SystemExit(f"needs {args.processes} CUDA GPUs, found {torch.cuda.device_count()}")
+    gpus = [torch.cuda.get_device_name(i) for i in range(args.processes)]
+    # a part run again replaces its own results only; each part names the GPUs it ran on
+    report: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
+    report["what"] = __doc__.split("\n\n")[0].replace("\n", " ")
+    if "curves" not in args.skip:
+        report["loss_curves"] = {"gpus": gpus, **loss_curves(Path(tempfile.mkdtemp(prefix="multi-gpu-")),
+                                                             args.processes)}
+        print(json.dumps(report["loss_curves"]), flush=True)
+    if "fsdp" not in args.skip:
+        report["fsdp"] = {"gpus": gpus, **loss_curves(Path(tempfile.mkdtemp(prefix="fsdp-")), args.processes, True)}
+    if "throughput" not in args.skip:
+        report["throughput_3072"] = {"gpus": gpus, **throughput(args.base, args.processes, args.steps)}
+    rates = {count: run.get("L3072", {}).get("tokens_per_s") for count, run in report.get("throughput_3072", {}).items()
+             if count != "gpus"}
+    one, many = rates.get("1"), rates.get(str(args.processes))
+    report["summary"] = {"gpus": gpus,
+                         f"scaling_{args.processes}gpu": round(many / one, 3) if one and many else None,
+                         "loss_max_rel_diff": report.get("loss_curves", {}).get("loss_max_rel_diff"),
+                         "fsdp_loss_max_rel_diff": max_rel_diff(
+                             report.get("loss_curves", {}).get("runs", {}).get("1"),
+                             report.get("fsdp", {}).get("runs", {}).get(f"{args.processes}_fsdp"))}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["summary"]))
+
+
+if __name__ == "__main__":
+    main()
