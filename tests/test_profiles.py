@@ -46,6 +46,7 @@ def test_qwen3_14b_hardware_profiles_give_the_seed_recipe(workdir: Path, hardwar
     merged = params.load(workdir / "params.yaml")
     assert (merged.train_.quantization, merged.train_.precision, merged.train_.seed) == ("nf4", "bf16", 42)
     assert merged.train_.gradient_checkpointing and merged.train_.lora.r == 16 and merged.train_.lora.alpha == 32
+    assert merged.train_.lora.dropout == 0.05 and merged.quantize.grid_points == 20
     for stage, learning_rate, max_length in (("train_stage1", 2e-4, 2048), ("train_stage2", 1.5e-4, 3072)):
         config = merged.train(stage)
         assert (config.learning_rate, config.max_length, config.lr_scheduler) == (learning_rate, max_length, "cosine")
