@@ -2,8 +2,9 @@
 
 - loss curves: both stages through `qwen-iac train` (so through its `accelerate launch`), QLoRA nf4 on a
   small random-init Qwen3 with the real Qwen vocabulary, on 1 process and on N at the same global batch
-  (1 x 2 on one GPU, 1 x 1 on each of two). LoRA dropout is 0 here: each process draws its own dropout
-  masks, so with dropout the curves would differ by the masks, not by the distribution;
+  (1 x 2 on one GPU, 1 x 1 on each of two), gradient checkpointing on as the profiles train. LoRA dropout
+  is 0 here: each process draws its own dropout masks, so with dropout the curves would differ by the
+  masks, not by the distribution;
 - FSDP: both stages of the same model with train.distributed.strategy fsdp, against the one-GPU curve;
 - throughput: the Qwen3-14B-shaped benchmark of benchmarks/train_throughput.py (the training stage's CUDA
   stack, 3,072 tokens a step per process, gradients averaged every step: the least favourable case for
@@ -53,20 +54,18 @@ def train_project(root: Path, stages: tuple[str, ...]) -> dict[str, Any]:
     return result
 
 
-def loss_curves(work: Path, processes: int, fsdp: bool = False) -> dict[str, Any]:
-    """DDP on `processes` GPUs against one GPU; with `fsdp`, FSDP's run alone (compare it with the former)."""
-    base = build_tiny_qwen3(work / "qwen3-base", hidden_size=256, layers=4)
-    common = {"train.lora.dropout": 0.0, "train_stage1.max_steps": 12, "train_stage2.max_steps": 8,
-              **{f"{stage}.{key}": value for stage in STAGES
-                 for key, value in (("batch_size", 1), ("gradient_accumulation_steps", 2))}}
-    runs = {}
-    for name, distributed in (("1", {"processes": 1}), (str(processes), {"processes": processes}),
-                              (f"{processes}_fsdp", {"processes": processes, "strategy": "fsdp"})):
-        if name.endswith("fsdp") != fsdp:
-            continue
-        root = write_project(work / f"p{name}", base, **common, **{"train.distributed": distributed})
-        runs[name] = train_project(root, STAGES)
-    return {"runs": runs, "loss_max_rel_diff": max_rel_diff(runs.get("1"), runs.get(str(processes)))}
+def train_runs(work: Path, runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Both stages for each named train.distributed setting, on one small base, as the profiles train
+    (gradient checkpointing on)."""
+    base = work / "qwen3-base"
+    if not (base / "config.json").exists():
+        build_tiny_qwen3(base, hidden_size=256, layers=4)
+    common = {"train.lora.dropout": 0.0, "train.gradient_checkpointing": True, "train_stage1.max_steps": 12,
+              "train_stage2.max_steps": 8}
+    for stage in STAGES:
+        common.update({f"{stage}.batch_size": 1, f"{stage}.gradient_accumulation_steps": 2})
+    return {name: train_project(write_project(work / f"p{name}", base, **common, **{"train.distributed": setting}),
+                                STAGES) for name, setting in runs.items()}
 
 
 def max_rel_diff(one: dict[str, Any] | None, many: dict[str, Any] | None) -> float | None:
@@ -111,12 +110,14 @@ def main() -> None:
     # a part run again replaces its own results only; each part names the GPUs it ran on
     report: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
     report["what"] = __doc__.split("\n\n")[0].replace("\n", " ")
+    work, many = Path(tempfile.mkdtemp(prefix="multi-gpu-")), str(args.processes)
     if "curves" not in args.skip:
-        report["loss_curves"] = {"gpus": gpus, **loss_curves(Path(tempfile.mkdtemp(prefix="multi-gpu-")),
-                                                             args.processes)}
+        runs = train_runs(work, {"1": {"processes": 1}, many: {"processes": args.processes}})
+        report["loss_curves"] = {"gpus": gpus, "runs": runs, "loss_max_rel_diff": max_rel_diff(runs["1"], runs[many])}
         print(json.dumps(report["loss_curves"]), flush=True)
     if "fsdp" not in args.skip:
-        report["fsdp"] = {"gpus": gpus, **loss_curves(Path(tempfile.mkdtemp(prefix="fsdp-")), args.processes, True)}
+        report["fsdp"] = {"gpus": gpus, "runs": train_runs(work, {f"{many}_fsdp": {"processes": args.processes,
+                                                                                 "strategy": "fsdp"}})}
     if "throughput" not in args.skip:
         report["throughput_3072"] = {"gpus": gpus, **throughput(args.base, args.processes, args.steps)}
     rates = {count: run.get("L3072", {}).get("tokens_per_s") for count, run in report.get("throughput_3072", {}).items()

@@ -59,6 +59,8 @@ def load_project(base: Path, liger: bool) -> Any:
     from tests.tiny_models import REPO
 
     settings = params.load(REPO / "params.yaml").train_
+    # the seed's dropout, as the other stacks use (params.yaml's embedded default trains without)
+    settings = settings.model_copy(update={"lora": settings.lora.model_copy(update={"dropout": 0.05})})
     tokenizer = training.load_tokenizer(base, settings.style_markers)
     model, layout = training.load_base(base, tokenizer, settings, training.Hardware("cuda", "nf4", "bf16"))
     if liger:  # what transformers' Trainer does for TrainingArguments(use_liger_kernel=True)
@@ -168,6 +170,8 @@ def main() -> None:
     parser.add_argument("--ddp", action="store_true", help="under accelerate launch: every process trains")
     parser.add_argument("--one", choices=STACKS, help=argparse.SUPPRESS)  # a child process: one stack
     args = parser.parse_args()
+    if args.ddp and args.one not in ("project", "project_liger"):
+        parser.error("--ddp places a model per process for the project stacks only")
     if args.one:
         result = measure(args.one, args.base, args.steps, tuple(args.lengths), args.ddp)
         if int(os.environ.get("RANK", "0")) == 0:

@@ -119,7 +119,7 @@ def train(
         loaded = params.load(params_file)
         settings = loaded.train_.distributed
         if settings.processes > 1 and distributed.world_size() == 1:
-            distributed.check(settings)
+            distributed.check(settings, loaded.train_.quantization)
             distributed.per_process_batch(loaded.train(stage), settings, stage)  # refused here, not N times
             hardware = training.choose_hardware(loaded.train_)
             argv = distributed.launch_command(settings, stage, params_file, hardware.precision,
@@ -127,12 +127,12 @@ def train(
             if print_command:
                 typer.echo(shlex.join(argv))
                 return
-            console.print(shlex.join(argv))
+            console.print(shlex.join(argv), markup=False, highlight=False)
             os.execv(argv[0], argv)  # DVC and a kill signal reach the launcher, which stops every process
     if print_command:
         console.print("train.distributed.processes is 1: the stage runs in this process, no launcher")
         return
-    if settings.processes == 1:
+    if settings.processes == 1 and distributed.world_size() == 1:
         distributed.use_one_gpu()
     _run(stage_module.run, params_file, stage)
 

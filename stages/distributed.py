@@ -1,6 +1,7 @@
 """Several training processes on one host (train.distributed): the `accelerate launch` command line that
-`qwen-iac train` becomes, the batch each process runs, and which process writes. DDP keeps a whole 4-bit
-copy of the base on every GPU and averages the LoRA gradients; FSDP shards the base across the GPUs."""
+`qwen-iac train` becomes, what may run here, and the batch each process runs (process 0 alone writes: see
+stages/train.py). DDP keeps a whole 4-bit copy of the base on every GPU and averages the LoRA gradients;
+FSDP shards the base across the GPUs."""
 
 import os
 import sys
@@ -38,7 +39,14 @@ def use_one_gpu() -> None:
     os.environ["CUDA_VISIBLE_DEVICES"] = "0" if visible is None else visible.split(",")[0]
 
 
-def check(settings: DistributedParams, gpus: int | None = None) -> None:
+def check_launched(settings: DistributedParams) -> None:
+    """Under a launcher the process count is the launcher's: the batch is shared out by the params' count."""
+    if world_size() > 1 and world_size() != settings.processes:
+        raise PipelineError(f"train.distributed.processes is {settings.processes} but {world_size()} processes were "
+                            f"launched: set it to {world_size()}, or run `qwen-iac train` without a launcher")
+
+
+def check(settings: DistributedParams, quantization: str, gpus: int | None = None) -> None:
     """Refuse what cannot run here before anything starts, naming the key and what is allowed."""
     gpus = torch.cuda.device_count() if gpus is None else gpus
     if gpus and settings.processes > gpus:
@@ -46,6 +54,10 @@ def check(settings: DistributedParams, gpus: int | None = None) -> None:
                             f"{gpus} (allowed: 1 to {gpus})")
     if not gpus and settings.strategy == "fsdp":
         raise PipelineError("train.distributed.strategy: fsdp needs CUDA GPUs (allowed without one: ddp)")
+    if settings.strategy == "fsdp" and quantization == "none":
+        # measured with nf4 only; TRL casts a new adapter to the compute dtype for quantized bases only
+        raise PipelineError("train.distributed.strategy: fsdp is built for train.quantization nf4 (allowed with "
+                            "quantization none: ddp)")
 
 
 def launch_command(settings: DistributedParams, stage: str, params_file: Path, precision: str,
@@ -61,15 +73,16 @@ def launch_command(settings: DistributedParams, stage: str, params_file: Path, p
 
 def per_process_batch(stage: TrainParams, settings: DistributedParams, key: str) -> tuple[int, int]:
     """(batch_size, gradient_accumulation_steps) for each process. `keep` holds batch_size x
-    gradient_accumulation_steps x processes at the single-process value: the accumulation is shared out
-    first (the same memory per GPU as on one), else the batch."""
+    gradient_accumulation_steps x processes at the single-process value, with the largest batch per process
+    up to batch_size (the same memory per GPU as on one), the accumulation making up the rest."""
     processes = settings.processes
     if processes == 1 or settings.global_batch == "scale":
         return stage.batch_size, stage.gradient_accumulation_steps
-    if stage.gradient_accumulation_steps % processes == 0:
-        return stage.batch_size, stage.gradient_accumulation_steps // processes
-    if stage.batch_size % processes == 0:
-        return stage.batch_size // processes, stage.gradient_accumulation_steps
+    total = stage.batch_size * stage.gradient_accumulation_steps
+    if total % processes == 0:
+        share = total // processes
+        batch = max(size for size in range(1, stage.batch_size + 1) if share % size == 0)
+        return batch, share // batch
     raise PipelineError(
         f"{key}: batch_size {stage.batch_size} x gradient_accumulation_steps {stage.gradient_accumulation_steps} "
         f"cannot be shared out over train.distributed.processes {processes} (make gradient_accumulation_steps "

@@ -63,6 +63,10 @@ class DistributedParams(Section):
         "keep", description="keep: batch_size x gradient_accumulation_steps is shared out over the processes; "
                             "scale: every process runs it whole (the global batch grows with the processes)")
 
+    @property
+    def fsdp(self) -> bool:
+        return self.processes > 1 and self.strategy == "fsdp"
+
 
 class TrainingParams(Section):
     """What both training stages share: the adapter's shape and the token layout cannot change

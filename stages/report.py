@@ -86,9 +86,10 @@ def training_section(root: Path, params: Params) -> list[str]:
         used = training.Hardware(**metrics["hardware"])
         config = training.sft_config(params.train(stage), params.train_, used, Path("checkpoints") / stage, stage)
         lines += [f"### {stage}", "", *_table(
-            ["device", "quantization", "precision", "steps", "final loss", "eval loss", "tokens seen", "tokens/s",
-             "peak memory GiB", "wall s"],
-            [[used.device, used.quantization, used.precision, metrics["steps"], metrics["final_loss"],
+            ["device", "quantization", "precision", "processes", "global batch", "steps", "final loss", "eval loss",
+             "tokens seen", "tokens/s", "peak memory GiB", "wall s"],
+            [[used.device, used.quantization, used.precision, metrics.get("processes", 1), metrics.get("global_batch"),
+              metrics["steps"], metrics["final_loss"],
               metrics["eval_loss"], metrics["tokens_seen"], metrics["tokens_per_second"], metrics["peak_memory_gib"],
               metrics["wall_seconds"]]]), "", f"loss by step: `{sparkline(_curve(root, stage))}`", "",
             *_details("full SFTConfig (TRL) and LoRA parameters", {"sft_config": config.to_dict(),

@@ -76,11 +76,11 @@ def load_for_training(params: Params, base_dir: Path, paths: Paths, hardware: tr
     if paths.previous_adapter is None:
         return model, tokenizer, layout, training.lora_config(settings, layout)
     model = PeftModel.from_pretrained(model, paths.previous_adapter, is_trainable=True)
-    if settings.distributed.processes > 1 and settings.distributed.strategy == "fsdp":
-        # FSDP flattens each unit into one tensor of one dtype: the loaded adapter (PEFT keeps it in fp32)
-        # in the base's compute dtype, as TRL casts a new one for FSDP-QLoRA in stage 1.
+    if settings.distributed.fsdp and hardware.dtype != torch.float32:
+        # FSDP flattens each unit into one tensor of one dtype. PEFT loads the adapter in fp32, and TRL casts
+        # only the trainable part to the compute dtype: the frozen style rows (freeze_style_rows) stay fp32.
         for parameter in model.parameters():
-            if parameter.dtype == torch.float32 and parameter.dtype != hardware.dtype:
+            if parameter.dtype == torch.float32:
                 parameter.data = parameter.data.to(hardware.dtype)
     if params.train_stage2.freeze_style_rows:
         for name, parameter in model.named_parameters():
@@ -104,6 +104,7 @@ def run(params: Params, stage: str, *, base_dir: Path = Path("models/base"), pat
     settings, stage_params = params.train_, params.train(stage)
 
     training.check_context(base_dir, stage_params.max_length, stage)
+    distributed.check_launched(settings.distributed)
     hardware = training.choose_hardware(settings)
     if hardware.device == "cuda":  # each launched process on its own GPU, the 4-bit weights included
         torch.cuda.set_device(distributed.local_rank())
@@ -132,6 +133,8 @@ def run(params: Params, stage: str, *, base_dir: Path = Path("models/base"), pat
     trainer = training.trainer_class(stage_params.style_rows_lr_multiplier)(
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer,
         peft_config=peft_config, callbacks=[*curves, *(callbacks or [])])
+    # counted before training: under FSDP a parameter is then a view of this process's shard
+    trainable_parameters = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     if main:
         console.print(f"{stage}: {len(train_set)} examples on {hardware.device} ({hardware.quantization}, "
                       f"{hardware.precision}) in {args.world_size} process(es); "
@@ -152,8 +155,7 @@ def run(params: Params, stage: str, *, base_dir: Path = Path("models/base"), pat
     state = trainer.state
     losses = [entry["loss"] for entry in state.log_history if "loss" in entry]
     full_state = None
-    if trainer.is_fsdp_enabled:  # every process hands its shards to process 0 (PEFT's FSDP-QLoRA recipe)
-        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+    if trainer.is_fsdp_enabled:  # every process hands its shards to process 0
         full_state = trainer.accelerator.get_state_dict(trainer.model_wrapped)
     trained = trainer.accelerator.unwrap_model(trainer.model)
     metrics = {
@@ -172,9 +174,12 @@ def run(params: Params, stage: str, *, base_dir: Path = Path("models/base"), pat
         "processes": args.world_size,
         "global_batch": args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size,
         "hardware": asdict(hardware),
-        "trainable_parameters": sum(p.numel() for p in trained.parameters() if p.requires_grad),
+        "trainable_parameters": trainable_parameters,
         "style_tokens": layout,
     }
+    args.distributed_state.wait_for_everyone()
+    if args.world_size > 1:
+        args.distributed_state.destroy_process_group()
     if not main:
         return metrics
     if paths.out.exists():

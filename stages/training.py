@@ -60,7 +60,7 @@ def load_base(base_dir: Path, tokenizer: Any, settings: TrainingParams, hardware
     exactly the rows stage 1's adapter was trained against."""
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    fsdp = settings.distributed.processes > 1 and settings.distributed.strategy == "fsdp"
+    fsdp = settings.distributed.fsdp
     quantization_config = None
     if hardware.quantization == "nf4":
         compute = torch.bfloat16 if hardware.precision == "bf16" else torch.float32

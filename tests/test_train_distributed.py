@@ -33,8 +33,11 @@ def test_the_launch_command_runs_the_same_stage_once_per_process() -> None:
                    "-m", "stages.cli", "train", "train_stage2", "--params", "params.yaml"]
     fsdp = distributed.launch_command(DistributedParams(processes=4, strategy="fsdp"), "train_stage1",
                                       Path("p.yaml"), "bf16", gpus=True)
-    flags = fsdp[fsdp.index("--use_fsdp"):fsdp.index("-m", 3)]
-    assert "--multi_gpu" not in fsdp and flags == list(distributed.FSDP_FLAGS)
+    flags = fsdp[fsdp.index("--use_fsdp") + 1:fsdp.index("-m", 3)]
+    settings = dict(zip(flags[::2], flags[1::2], strict=True))
+    assert "--multi_gpu" not in fsdp and settings["--fsdp_auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
+    # the style rows' delta shares FSDP's root unit with the frozen embedding: mixed requires_grad
+    assert settings["--fsdp_use_orig_params"] == "true" and settings["--fsdp_cpu_ram_efficient_loading"] == "true"
     cpu = distributed.launch_command(DistributedParams(processes=2), "train_stage1", Path("p.yaml"), "fp32", gpus=False)
     assert cpu[cpu.index("--mixed_precision") + 1] == "no"
 
@@ -48,7 +51,9 @@ def test_the_global_batch_is_kept_unless_the_profile_scales_it() -> None:
     assert shared(1, 16, 1) == (1, 16)
     assert shared(1, 16, 2) == (1, 8)  # the accumulation is shared out first: the same memory per GPU
     assert shared(4, 4, 4) == (4, 1)
+    assert shared(4, 4, 2) == (4, 2)  # the batch a GPU held alone, the accumulation shared out
     assert shared(2, 1, 2) == (1, 1)
+    assert shared(2, 2, 4) == (1, 1)
     assert shared(1, 16, 2, "scale") == (1, 16)
     with pytest.raises(PipelineError) as error:
         shared(1, 3, 2)
@@ -56,12 +61,17 @@ def test_the_global_batch_is_kept_unless_the_profile_scales_it() -> None:
     assert "allowed: keep, scale" in str(error.value)
 
 
-def test_what_cannot_run_here_is_refused_with_the_key() -> None:
+def test_what_cannot_run_here_is_refused_with_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(PipelineError, match=r"train\.distributed\.processes: 4 .* has 2 \(allowed: 1 to 2\)"):
-        distributed.check(DistributedParams(processes=4), gpus=2)
+        distributed.check(DistributedParams(processes=4), "nf4", gpus=2)
     with pytest.raises(PipelineError, match=r"train\.distributed\.strategy: fsdp needs CUDA GPUs"):
-        distributed.check(DistributedParams(processes=2, strategy="fsdp"), gpus=0)
-    distributed.check(DistributedParams(processes=2), gpus=0)  # gloo on the CPU: what the test below runs
+        distributed.check(DistributedParams(processes=2, strategy="fsdp"), "auto", gpus=0)
+    with pytest.raises(PipelineError, match=r"train\.distributed\.strategy: fsdp .* train\.quantization nf4"):
+        distributed.check(DistributedParams(processes=2, strategy="fsdp"), "none", gpus=2)
+    distributed.check(DistributedParams(processes=2), "none", gpus=0)  # gloo on the CPU: what the test below runs
+    monkeypatch.setenv("WORLD_SIZE", "4")  # a launcher started 4 where the params say 2
+    with pytest.raises(PipelineError, match=r"train\.distributed\.processes is 2 but 4 processes were launched"):
+        distributed.check_launched(DistributedParams(processes=2))
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["train"]["distributed"] = {"processes": 2, "strategy": "zero3"}
     with pytest.raises(PipelineError) as error:
@@ -75,8 +85,9 @@ def _curve(root: Path) -> list[tuple[str, float]]:
 
 
 def test_two_processes_match_one_write_once_and_resume_after_a_kill(tmp_path: Path, tiny_model_dir: Path) -> None:
-    # LoRA dropout 0: each process draws its own masks, which would make the curves differ by the masks alone
-    overrides = {"train.lora.dropout": 0.0}
+    # LoRA dropout 0: each process draws its own masks, which would make the curves differ by the masks alone.
+    # Gradient checkpointing on, as the GPU profiles train: DDP must see each gradient once through it.
+    overrides = {"train.lora.dropout": 0.0, "train.gradient_checkpointing": True}
     one = write_project(tmp_path / "one", tiny_model_dir, **overrides)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(one)
