@@ -25,6 +25,8 @@ from typing import Any
 
 import torch
 
+from stages.distributed import launcher
+from stages.params import DistributedParams
 from tests.tiny_models import REPO, build_tiny_qwen3, write_project
 
 STAGES = ("train_stage1", "train_stage2")
@@ -45,10 +47,11 @@ def train_project(root: Path, stages: tuple[str, ...]) -> dict[str, Any]:
         if run.returncode:
             return {**result, stage: {"error": (run.stdout + run.stderr)[-3000:]}}
         metrics = json.loads((root / "metrics" / f"{stage}.json").read_text())
-        steps = [step for step, _ in curve(root, stage)]
+        points = curve(root, stage)
+        steps = [step for step, _ in points]
         result[stage] = {"seconds": round(time.perf_counter() - started, 1), "processes": metrics["processes"],
                          "global_batch": metrics["global_batch"], "final_loss": metrics["final_loss"],
-                         "eval_loss": metrics["eval_loss"], "curve": [loss for _, loss in curve(root, stage)],
+                         "eval_loss": metrics["eval_loss"], "curve": [loss for _, loss in points],
                          "one_writer": steps == sorted(set(steps)),  # a second writer would log each step twice
                          "checkpoints_left": (root / "checkpoints" / stage).exists()}
     return result
@@ -85,10 +88,9 @@ def throughput(base: Path, processes: int, steps: int) -> dict[str, Any]:
         build_base(base)
     results = {}
     for count in (1, processes):
-        launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(count),
-                  "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                  *(["--multi_gpu"] if count > 1 else []), "-m", "benchmarks.train_throughput", "--one", "project",
-                  "--ddp", "--base", str(base), "--steps", str(steps), "--lengths", "3072"]
+        launch = [*launcher(DistributedParams(processes=count), "fp32", gpus=True), "-m",
+                  "benchmarks.train_throughput", "--one", "project", "--ddp", "--base", str(base), "--steps",
+                  str(steps), "--lengths", "3072"]
         child = subprocess.run(launch, capture_output=True, text=True, cwd=REPO)
         lines = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")]
         results[str(count)] = json.loads(lines[-1][7:]) if lines else {"error": child.stderr[-3000:]}

@@ -60,15 +60,19 @@ def check(settings: DistributedParams, quantization: str, gpus: int | None = Non
                             "quantization none: ddp)")
 
 
+def launcher(settings: DistributedParams, precision: str, gpus: bool) -> list[str]:
+    """`accelerate launch` with its options, before the program it starts. Without GPUs the processes talk
+    over gloo (what the CPU tests run); accelerate's --multi_gpu launcher is torchrun either way."""
+    mixed = {"bf16": "bf16", "fp16": "fp16"}.get(precision, "no") if gpus else "no"
+    strategy = FSDP_FLAGS if settings.strategy == "fsdp" else ("--multi_gpu",) if settings.processes > 1 else ()
+    return [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(settings.processes),
+            "--num_machines", "1", "--mixed_precision", mixed, "--dynamo_backend", "no", *strategy]
+
+
 def launch_command(settings: DistributedParams, stage: str, params_file: Path, precision: str,
                    gpus: bool) -> list[str]:
-    """`accelerate launch` running `qwen-iac train STAGE` once per process. Without GPUs the processes
-    talk over gloo (what the CPU tests run); accelerate's --multi_gpu launcher is torchrun either way."""
-    mixed = {"bf16": "bf16", "fp16": "fp16"}.get(precision, "no")
-    strategy = FSDP_FLAGS if settings.strategy == "fsdp" else ("--multi_gpu",)
-    return [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(settings.processes),
-            "--num_machines", "1", "--mixed_precision", mixed if gpus else "no", "--dynamo_backend", "no",
-            *strategy, "-m", "stages.cli", "train", stage, "--params", str(params_file)]
+    """`qwen-iac train STAGE` once per process."""
+    return [*launcher(settings, precision, gpus), "-m", "stages.cli", "train", stage, "--params", str(params_file)]
 
 
 def per_process_batch(stage: TrainParams, settings: DistributedParams, key: str) -> tuple[int, int]:

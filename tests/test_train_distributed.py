@@ -96,10 +96,10 @@ def test_two_processes_match_one_write_once_and_resume_after_a_kill(tmp_path: Pa
     two = write_project(tmp_path / "two", tiny_model_dir, **overrides, **{"train.distributed": {"processes": 2}})
     env = {**os.environ, "PATH": VENV_PATH, "PYTHONPATH": str(REPO)}
     (two / "kill.py").write_text(KILL_AT)
-    launch = distributed.launch_command(DistributedParams(processes=2), "train_stage1", Path("params.yaml"), "fp32",
-                                        gpus=False)
-    killed = subprocess.run([*launch[: launch.index("-m", 3)], "kill.py"], cwd=two, env=env, capture_output=True,
-                            text=True, timeout=600)
+    settings = DistributedParams(processes=2)
+    launch = distributed.launch_command(settings, "train_stage1", Path("params.yaml"), "fp32", gpus=False)
+    killed = subprocess.run([*distributed.launcher(settings, "fp32", gpus=False), "kill.py"], cwd=two, env=env,
+                            capture_output=True, text=True, timeout=600)
     assert killed.returncode != 0, killed.stderr[-2000:]
     assert sorted(p.name for p in (two / "checkpoints/train_stage1").glob("checkpoint-*")) == ["checkpoint-2"]
 
