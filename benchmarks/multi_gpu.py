@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "multi_gpu.json")
     parser.add_argument("--base", type=Path, default=Path("/tmp/q14"), help="the 14B-shaped model, built when missing")
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=10, help="throughput steps per run, the first two warm-up")
+    parser.add_argument("--steps", type=int, default=10, help="throughput steps per run, the first three warm-up")
     parser.add_argument("--skip", choices=("curves", "fsdp", "throughput"), nargs="*", default=[])
     args = parser.parse_args()
     if torch.cuda.device_count() < args.processes:

@@ -2,16 +2,24 @@
 project's CUDA stack, on a Qwen3-14B-shaped model with random weights (speed and memory do not depend on
 weight values) and the real Qwen vocabulary. Batch 1, LoRA r=16, alpha 32, dropout 0.05 on q/k/v/o/gate/
 up/down, nf4 with double quant and bf16 compute, gradient checkpointing, AdamW; the same token batches for
-every stack; tokens/s is the median step after two warm-up steps.
+every stack; tokens/s is the median step after three warm-up steps.
 
 Stacks:
 - seed: `prepare_model_for_kbit_training` (fp32 up-cast) + checkpointing, as the seed's scripts do;
-- project: the training stage's own model loading (`stages.training.load_base`, style-token rows, PEFT
-  `trainable_token_indices`), no up-cast;
-- project_liger: the same with Liger's kernels, applied as TRL's `use_liger_kernel` applies them;
-- unsloth: `FastLanguageModel`, Unsloth's checkpointing.
+- project*: the training stage itself: `stages.training`'s model loading (style-token rows, PEFT
+  `trainable_token_indices`), its SFTConfig and trainer class, stepped by `Trainer.train` (so TRL's bf16
+  adapter cast, its fused LM-head loss, gradient clipping and the fused AdamW are all in the time);
+  - project: the stage as shipped (`train.compile` and `train.activation_offloading` auto: each decoder layer
+    compiled by torch.compile, checkpointed activations in CPU memory, PyTorch's expandable segments);
+    project_compile: without the offloading; project_eager: neither (the stage before them);
+    project_liger: the eager stage with Liger's RoPE, RMSNorm and SwiGLU kernels (`use_liger_kernel`);
+- unsloth: `FastLanguageModel`, Unsloth's checkpointing, a plain loop (what Unsloth's users run).
 
-Each stack runs in its own process (Unsloth patches transformers when imported):
+Two kinds of batch: random ids of 2,048, 3,072 and 4,096 tokens, and "packed": conversations of the
+shipped IaC corpus in the model's chat template, packed best-fit-decreasing (TRL's `pack_dataset`) into
+rows of at most 3,072 tokens with positions restarting per conversation (padding-free), so every token
+counts; the same rows for every stack. Each stack runs in its own process (Unsloth patches transformers
+when imported):
 
     python -m benchmarks.train_throughput --out benchmarks/results/train_throughput.json
     python -m benchmarks.train_throughput --stacks unsloth --base /tmp/q14   # add to an existing --out
@@ -22,20 +30,53 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
-STACKS = ("seed", "project", "project_liger", "unsloth")
+STACKS = ("seed", "project", "project_compile", "project_eager", "project_liger", "unsloth")
+DEFAULT_STACK = "project"  # what the training stage runs on CUDA with the shipped params
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 LENGTHS = (2048, 3072, 4096)
+# Every stack on PyTorch's expandable segments (Unsloth sets them on import, `qwen-iac` in stages/__init__.py), so
+# reserved memory compares the stacks, not the allocator. Torch reads it when it loads: set for each child process.
+ALLOCATOR = {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}
+PACKED_LENGTH = 3072
 
 
-def batch(length: int) -> torch.Tensor:
+def random_row(length: int) -> dict[str, list[int]]:
     """The same ids in every process: a seeded CPU generator, below the style tokens' ids."""
-    return torch.randint(0, 151_000, (1, length), generator=torch.Generator().manual_seed(length)).cuda()
+    ids = torch.randint(0, 151_000, (length,), generator=torch.Generator().manual_seed(length)).tolist()
+    return {"input_ids": ids, "labels": ids, "seq_lengths": [length]}
+
+
+def packed_rows(base: Path, count: int) -> list[dict[str, Any]]:
+    """The shipped IaC corpus, each conversation with its loss mask, packed into rows of <= 3,072 tokens."""
+    from datasets import Dataset
+    from trl import pack_dataset
+
+    from stages import training
+    from stages.rows import read_jsonl
+    from tests.tiny_models import REPO
+
+    tokenizer = training.load_tokenizer(base, "tokens")
+    examples = []
+    for row in read_jsonl(REPO / "data" / "raw" / "iac.jsonl"):
+        example = training.tokenize({**row, "style": "TERSE" if len(examples) % 2 else "VERBOSE"}, tokenizer)
+        labels = [token if mask else -100 for token, mask in zip(example["input_ids"], example["completion_mask"],
+                                                                   strict=True)]
+        examples.append({"input_ids": example["input_ids"], "labels": labels})
+    packed = pack_dataset(Dataset.from_list(examples), PACKED_LENGTH, "bfd").to_list()
+    return sorted(packed, key=lambda row: -len(row["input_ids"]))[:count]
+
+
+def phases(base: Path, steps: int, lengths: tuple[int, ...], packed: bool) -> list[tuple[str, list[dict]]]:
+    measured = [(f"L{length}", [random_row(length)] * steps) for length in lengths]
+    return measured + ([("packed", packed_rows(base, steps))] if packed else [])
 
 
 def load_seed(base: Path) -> Any:
@@ -53,13 +94,13 @@ def load_seed(base: Path) -> Any:
 
 
 def load_project(base: Path, liger: bool) -> Any:
+    """The stage's model loading for the plain loop (the DDP scaling measurement of benchmarks/multi_gpu.py)."""
     from peft import get_peft_model
 
     from stages import params, training
     from tests.tiny_models import REPO
 
     settings = params.load(REPO / "params.yaml").train_
-    # the seed's dropout, as the other stacks use (params.yaml's embedded default trains without)
     settings = settings.model_copy(update={"lora": settings.lora.model_copy(update={"dropout": 0.05})})
     tokenizer = training.load_tokenizer(base, settings.style_markers)
     model, layout = training.load_base(base, tokenizer, settings, training.Hardware("cuda", "nf4", "bf16"))
@@ -82,10 +123,20 @@ def load_unsloth(base: Path) -> Any:
                                             random_state=42)
 
 
-def measure(stack: str, base: Path, steps: int, lengths: tuple[int, ...] = LENGTHS, ddp: bool = False,
-            warm_up: int = 2) -> dict[str, Any]:
-    """`ddp`: under `accelerate launch`, every process trains its own copy on its own batch and the LoRA
-    gradients are averaged each step, as the training stage's DDP does; tokens/s counts every process."""
+def step_record(times: list[float], tokens: int, losses: list[float], processes: int = 1,
+                warm_up: int = 3) -> dict[str, Any]:
+    step = sorted(times[warm_up:])[len(times[warm_up:]) // 2]
+    return {"step_s": round(step, 3), "tokens_per_s": round(processes * tokens / step, 1), "tokens": tokens,
+            "processes": processes, "step_times_s": [round(seconds, 3) for seconds in times],
+            "losses": [round(loss, 5) for loss in losses],
+            "peak_allocated_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+            "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 2)}
+
+
+def measure_loop(stack: str, base: Path, plan: list[tuple[str, list[dict]]], ddp: bool = False) -> dict[str, Any]:
+    """A plain training loop: the seed recipe, Unsloth, and the project stacks under DDP. `ddp`: under
+    `accelerate launch`, every process trains its own copy on its own batch and the LoRA gradients are
+    averaged each step, as the training stage's DDP does; tokens/s counts every process."""
     started = time.perf_counter()
     if stack == "unsloth":  # first: it patches transformers on import
         model = load_unsloth(base)
@@ -104,60 +155,137 @@ def measure(stack: str, base: Path, steps: int, lengths: tuple[int, ...] = LENGT
         model, optimizer = accelerator.prepare(model, optimizer)
         processes, backward = accelerator.num_processes, accelerator.backward
     model.train()
-    for length in lengths:
-        ids = batch(length)
+    for name, rows in plan:
+        torch.cuda.empty_cache()  # each phase's peak reserved from its own allocations, not the last phase's cache
         torch.cuda.reset_peak_memory_stats()
         times, losses = [], []
         try:
-            for _ in range(steps):
+            for row in rows:
+                positions = torch.cat([torch.arange(length) for length in row["seq_lengths"]])
+                inputs = {"input_ids": torch.tensor([row["input_ids"]]).cuda(), "position_ids": positions[None].cuda(),
+                          "labels": torch.tensor([row["labels"]]).cuda()}
+                inputs["labels"][inputs["position_ids"] == 0] = -100  # no prediction across conversations
                 torch.cuda.synchronize()
                 step_start = time.perf_counter()
-                loss = model(input_ids=ids, labels=ids).loss
+                loss = model(**inputs).loss
                 backward(loss)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 torch.cuda.synchronize()
                 times.append(time.perf_counter() - step_start)
-                losses.append(round(float(loss.detach()), 5))
+                losses.append(float(loss.detach()))
         except torch.OutOfMemoryError:
-            result[f"L{length}"] = "out of memory"
+            result[name] = "out of memory"
             optimizer.zero_grad(set_to_none=True)
             torch.cuda.empty_cache()
             continue
-        step = sorted(times[warm_up:])[len(times[warm_up:]) // 2]
-        result[f"L{length}"] = {"step_s": round(step, 3), "tokens_per_s": round(processes * length / step, 1),
-                                "processes": processes, "losses": losses,
-                                "peak_allocated_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
-                                "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 2)}
+        result[name] = step_record(times, sum(len(row["input_ids"]) for row in rows) // len(rows), losses, processes)
+    return result
+
+
+def measure_stage(stack: str, base: Path, plan: list[tuple[str, list[dict]]]) -> dict[str, Any]:
+    """The training stage's own trainer over the planned rows, one row a step, timed by a callback from the
+    start to the end of each optimizer step (forward, backward, clipping, optimizer)."""
+    from datasets import Dataset
+    from transformers import TrainerCallback
+
+    from stages import params, training
+    from tests.tiny_models import REPO
+
+    config = params.load(REPO / "params.yaml")
+    eager = stack in ("project_eager", "project_liger")
+    settings = config.train_.model_copy(update={  # the qwen3-14b profile's, and the stack's speed settings
+        "quantization": "nf4", "precision": "bf16", "gradient_checkpointing": True,
+        "paired_styles": True,  # sequential sampling: the rows run in the planned phases' order
+        "lora": config.train_.lora.model_copy(update={"dropout": 0.05}),
+        "compile": "none" if eager else "auto",
+        "activation_offloading": "none" if eager or stack == "project_compile" else "auto"})
+    rows = [row for _, phase_rows in plan for row in phase_rows]
+    stage = config.train_stage1.model_copy(update={
+        "max_length": max(len(row["input_ids"]) for row in rows), "batch_size": 1, "gradient_accumulation_steps": 1,
+        "max_steps": len(rows), "save_steps": 10 * len(rows), "logging_steps": 1, "learning_rate": 1e-4})
+    hardware = training.choose_hardware(settings)
+    started = time.perf_counter()
+    tokenizer = training.load_tokenizer(base, settings.style_markers)
+    model, layout = training.load_base(base, tokenizer, settings, hardware)
+    result: dict[str, Any] = {"load_s": round(time.perf_counter() - started, 1),
+                              "weights_gib": round(torch.cuda.memory_allocated() / 2**30, 2)}
+    args = training.sft_config(stage, settings, hardware, Path(tempfile.mkdtemp()), "train_stage1")
+    args.padding_free = True  # the packed rows carry their conversations' lengths; one-row steps are unchanged
+    args.max_length = None  # the rows are built to length: nothing to truncate
+    args.dataset_kwargs = {"skip_prepare_dataset": True}
+    if stack == "project_liger":
+        args.use_liger_kernel, args.liger_kernel_config = True, {"rope": True, "rms_norm": True, "swiglu": True}
+    boundaries = {sum(len(phase_rows) for _, phase_rows in plan[:index]): name for index, (name, _) in enumerate(plan)}
+
+    class StepTimer(TrainerCallback):
+        def __init__(self) -> None:
+            self.times: list[float] = []
+            self.peaks: dict[str, tuple[int, int]] = {}
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            torch.cuda.synchronize()
+            if state.global_step in boundaries:
+                torch.cuda.empty_cache()  # as in measure_loop
+                torch.cuda.reset_peak_memory_stats()
+            self.started = time.perf_counter()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            torch.cuda.synchronize()
+            self.times.append(time.perf_counter() - self.started)
+            if state.global_step in {start + len(rows_) for start, (_, rows_) in zip(boundaries, plan, strict=True)}:
+                self.peaks[boundaries[max(b for b in boundaries if b < state.global_step)]] = (
+                    torch.cuda.max_memory_allocated(), torch.cuda.max_memory_reserved())
+
+    timer = StepTimer()
+    trainer = training.trainer_class()(
+        model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+        peft_config=training.lora_config(settings, layout), callbacks=[timer])
+    if hardware.compile_layers:  # as stages/train.py does
+        training.compile_layers(trainer.model)
+    result["hardware"] = asdict(hardware)
+    try:
+        trainer.train()
+    except torch.OutOfMemoryError:
+        result["error"] = "out of memory"
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    for start, (name, phase_rows) in zip(boundaries, plan, strict=True):
+        if name not in timer.peaks:
+            result[name] = "out of memory"
+            continue
+        record = step_record(timer.times[start:start + len(phase_rows)],
+                             sum(len(row["input_ids"]) for row in phase_rows) // len(phase_rows),
+                             losses[start:start + len(phase_rows)])
+        record["peak_allocated_gib"], record["peak_reserved_gib"] = (round(p / 2**30, 2) for p in timer.peaks[name])
+        result[name] = record
     return result
 
 
 def summary(stacks: dict[str, Any], gpu: str) -> dict[str, Any]:
-    """The issue's ratios at 3,072 tokens for the training stage's CUDA stack today ("project"), and the same
-    for each candidate stack that is not the default yet."""
-    def at_3072(stack: str, key: str) -> Any:
-        measured = stacks.get(stack, {}).get("L3072")
+    """The issue's ratios at 3,072 tokens for the training stage's CUDA stack ("project"), and the same for
+    each candidate stack that is not the default."""
+    def at(stack: str, phase: str, key: str) -> Any:
+        measured = stacks.get(stack, {}).get(phase)
         return measured[key] if isinstance(measured, dict) else None
 
     def ratio(a: float | None, b: float | None) -> float | None:
         return round(a / b, 3) if a and b else None
 
-    def first_loss(stack: str) -> float | None:  # the very first step, 2,048 tokens, before any update
-        measured = stacks.get(stack, {}).get("L2048")
-        return measured["losses"][0] if isinstance(measured, dict) else None
-
     def ratios(stack: str) -> dict[str, Any]:
-        seed_loss, loss = first_loss("seed"), first_loss(stack)
-        return {"speedup_3072": ratio(at_3072(stack, "tokens_per_s"), at_3072("seed", "tokens_per_s")),
-                "vs_unsloth_3072": ratio(at_3072(stack, "tokens_per_s"), at_3072("unsloth", "tokens_per_s")),
-                "peak_reserved_gib_3072": at_3072(stack, "peak_reserved_gib"),
-                "loss_rel_diff_first_steps": round(abs(loss - seed_loss) / seed_loss, 5) if loss and seed_loss
-                else None}
+        seed_loss, loss = at("seed", "L2048", "losses"), at(stack, "L2048", "losses")  # before any update
+        return {"speedup_3072": ratio(at(stack, "L3072", "tokens_per_s"), at("seed", "L3072", "tokens_per_s")),
+                "vs_unsloth_3072": ratio(at(stack, "L3072", "tokens_per_s"), at("unsloth", "L3072", "tokens_per_s")),
+                "peak_reserved_gib_3072": at(stack, "L3072", "peak_reserved_gib"),
+                "loss_rel_diff_first_steps": round(abs(loss[0] - seed_loss[0]) / seed_loss[0], 5)
+                if loss and seed_loss else None,
+                "packed_vs_unsloth": ratio(at(stack, "packed", "tokens_per_s"),
+                                           at("unsloth", "packed", "tokens_per_s")),
+                "packed_peak_reserved_gib": at(stack, "packed", "peak_reserved_gib")}
 
-    return {"gpu": gpu, "project_stack": "project", **ratios("project"),
-            "unsloth_peak_reserved_gib_3072": at_3072("unsloth", "peak_reserved_gib"),
-            "packed_vs_unsloth": None,  # not measured yet
-            "candidates": {"project_liger": ratios("project_liger")}}
+    candidates = [stack for stack in STACKS if stack.startswith("project") and stack != DEFAULT_STACK]
+    return {"gpu": gpu, "project_stack": DEFAULT_STACK, **ratios(DEFAULT_STACK),
+            "unsloth_peak_reserved_gib_3072": at("unsloth", "L3072", "peak_reserved_gib"),
+            "candidates": {stack: ratios(stack) for stack in candidates if stack in stacks}}
 
 
 def main() -> None:
@@ -165,7 +293,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/train_throughput.json"))
     parser.add_argument("--base", type=Path, default=Path("/tmp/q14"), help="built here when missing")
     parser.add_argument("--stacks", nargs="+", choices=STACKS, default=list(STACKS))
-    parser.add_argument("--steps", type=int, default=6, help="per length, the first two being warm-up")
+    parser.add_argument("--steps", type=int, default=10, help="per length, the first three being warm-up")
     parser.add_argument("--lengths", type=int, nargs="+", default=list(LENGTHS))
     parser.add_argument("--ddp", action="store_true", help="under accelerate launch: every process trains")
     parser.add_argument("--one", choices=STACKS, help=argparse.SUPPRESS)  # a child process: one stack
@@ -173,7 +301,13 @@ def main() -> None:
     if args.ddp and args.one not in ("project", "project_liger"):
         parser.error("--ddp places a model per process for the project stacks only")
     if args.one:
-        result = measure(args.one, args.base, args.steps, tuple(args.lengths), args.ddp)
+        plan = phases(args.base, args.steps, tuple(args.lengths), packed=args.one != "seed" and not args.ddp)
+        if args.ddp:
+            result = measure_loop(args.one, args.base, plan, ddp=True)
+        elif args.one.startswith("project"):
+            result = measure_stage(args.one, args.base, plan)
+        else:
+            result = measure_loop(args.one, args.base, plan)
         if int(os.environ.get("RANK", "0")) == 0:
             print("RESULT " + json.dumps(result), flush=True)
         return
@@ -186,8 +320,8 @@ def main() -> None:
                   steps_per_length=args.steps)
     for stack in args.stacks:
         child = subprocess.run([sys.executable, "-m", "benchmarks.train_throughput", "--one", stack, "--base",
-                                str(args.base), "--steps", str(args.steps)], capture_output=True, text=True,
-                               env={**os.environ})
+                                str(args.base), "--steps", str(args.steps), "--lengths", *map(str, args.lengths)],
+                               capture_output=True, text=True, env={**os.environ, **ALLOCATOR})
         lines = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")]
         report["stacks"][stack] = json.loads(lines[-1][7:]) if lines else {"error": child.stderr[-3000:]}
         print(stack, json.dumps(report["stacks"][stack]), flush=True)

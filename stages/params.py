@@ -77,6 +77,11 @@ class TrainingParams(Section):
     quantization: Literal["auto", "nf4", "none"] = Field(description="auto: nf4 on CUDA, none on CPU")
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(description="auto: bf16 where the hardware has it")
     gradient_checkpointing: bool
+    compile: Literal["auto", "layers", "none"] = Field(
+        "auto", description="layers: torch.compile each decoder layer; auto: layers on one CUDA GPU, else none")
+    activation_offloading: Literal["auto", "cpu", "none"] = Field(
+        "auto", description="cpu: checkpointed activations wait in CPU memory; auto: cpu on one CUDA GPU with "
+                            "gradient checkpointing, else none")
     paired_styles: bool = Field(description="both styles of a prompt side by side in one optimizer step")
     lora: LoraParams
     distributed: DistributedParams = DistributedParams()

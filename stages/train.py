@@ -42,7 +42,9 @@ def _fingerprint(params: Params, stage: str, base_dir: Path, paths: Paths) -> di
               "base_files": base_files}
     if paths.previous_adapter:
         inputs["previous_adapter"] = training.file_sha256(paths.previous_adapter / "adapter_model.safetensors")
-    return {"stage": stage, "params": params.train(stage).model_dump(), "train": params.train_.model_dump(),
+    # How fast a step runs is not what it computes: a run resumes across compile and offloading settings.
+    train = params.train_.model_dump(exclude={"compile", "activation_offloading"})
+    return {"stage": stage, "params": params.train(stage).model_dump(), "train": train,
             "inputs": inputs}
 
 
@@ -133,6 +135,8 @@ def run(params: Params, stage: str, *, base_dir: Path = Path("models/base"), pat
     trainer = training.trainer_class(stage_params.style_rows_lr_multiplier)(
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer,
         peft_config=peft_config, callbacks=[*curves, *(callbacks or [])])
+    if hardware.compile_layers:
+        training.compile_layers(trainer.model)
     # counted before training: under FSDP a parameter is then a view of this process's shard
     trainable_parameters = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     if main:

@@ -21,6 +21,8 @@ class Hardware:
     device: str  # cuda | cpu
     quantization: str  # nf4 | none
     precision: str  # bf16 | fp16 | fp32
+    compile_layers: bool = False
+    offload_activations: bool = False
 
     @property
     def dtype(self) -> torch.dtype:
@@ -43,7 +45,34 @@ def choose_hardware(settings: TrainingParams) -> Hardware:
         raise PipelineError(f"train.precision: {precision} needs a CUDA GPU here (allowed on CPU: auto, fp32)")
     if quantization == "nf4" and precision == "fp16":
         raise PipelineError("train.precision: fp16 with nf4 crashes TRL's QLoRA path (use bf16 or fp32)")
-    return Hardware("cuda" if cuda else "cpu", quantization, precision)
+    # Both measured on one GPU (benchmarks/train_throughput.py); several processes keep the eager path that
+    # benchmarks/multi_gpu.py measured.
+    one_gpu = cuda and settings.distributed.processes == 1
+    compile_layers = settings.compile == "layers" or (settings.compile == "auto" and one_gpu)
+    offload = settings.activation_offloading == "cpu" or (
+        settings.activation_offloading == "auto" and one_gpu and settings.gradient_checkpointing)
+    if offload and not cuda:
+        raise PipelineError("train.activation_offloading: cpu needs a CUDA GPU (allowed on CPU: auto, none)")
+    processes = settings.distributed.processes
+    for key, chosen in (("compile", settings.compile == "layers"), ("activation_offloading", offload)):
+        if chosen and processes > 1:
+            raise PipelineError(f"train.{key}: {getattr(settings, key)} is measured on one GPU only; with "
+                                f"train.distributed.processes {processes} (allowed: auto, none)")
+    return Hardware("cuda" if cuda else "cpu", quantization, precision, compile_layers, offload)
+
+
+def compile_layers(model: Any) -> None:
+    """torch.compile each decoder layer in place (regional compilation: one compiled graph serves all the
+    layers, and parameter names stay as PEFT saves them). Inductor fuses what runs between the matrix
+    multiplications: RMSNorm, RoPE, SwiGLU, LoRA's dropout, scaling and addition."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    layers = [module for module in model.modules() if isinstance(module, GradientCheckpointingLayer)]
+    if not layers:
+        raise PipelineError(f"train.compile: no decoder layers found in {type(model).__name__} to compile "
+                            "(allowed: auto, layers, none; set none)")
+    for layer in layers:
+        layer.compile()  # at the second sequence length dynamo recompiles once, with dynamic shapes
 
 
 def load_tokenizer(source: Path, markers: style_tokens.StyleMarkers) -> Any:
@@ -157,7 +186,7 @@ def sft_config(stage: TrainParams, settings: TrainingParams, hardware: Hardware,
         num_train_epochs=stage.epochs, max_steps=stage.max_steps, max_length=stage.max_length,
         packing=False, completion_only_loss=True,
         bf16=hardware.precision == "bf16", fp16=hardware.precision == "fp16", use_cpu=hardware.device == "cpu",
-        gradient_checkpointing=settings.gradient_checkpointing,
+        gradient_checkpointing=settings.gradient_checkpointing, activation_offloading=hardware.offload_activations,
         save_strategy="steps", save_steps=stage.save_steps, save_total_limit=2,
         logging_steps=stage.logging_steps, include_num_input_tokens_seen="non_padding",
         eval_strategy="no", per_device_eval_batch_size=batch_size,
@@ -267,4 +296,4 @@ def out_of_memory_advice(stage: str, checkpoint: str | None) -> str:
     kept = f"The last checkpoint is kept in {checkpoint}; a rerun resumes from it." if checkpoint else ""
     return (f"{stage} ran out of GPU memory. Lower {stage}.max_length or {stage}.batch_size (raise "
             f"{stage}.gradient_accumulation_steps to keep the effective batch), set train.gradient_checkpointing: "
-            f"true, or train.quantization: nf4. {kept}")
+            f"true, train.activation_offloading: cpu, or train.quantization: nf4. {kept}")

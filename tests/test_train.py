@@ -226,6 +226,32 @@ def test_refused_before_training(tmp_path: Path, tiny_model_dir: Path) -> None:
         with pytest.raises(PipelineError, match=r"train\.precision: bf16 needs a CUDA GPU"):
             training.choose_hardware(on_cpu)
         assert training.choose_hardware(loaded.train_) == training.Hardware("cpu", "none", "fp32")
+        with pytest.raises(PipelineError, match=r"train\.activation_offloading: cpu needs a CUDA GPU"):
+            training.choose_hardware(loaded.train_.model_copy(update={"activation_offloading": "cpu"}))
+        assert training.choose_hardware(loaded.train_.model_copy(update={"compile": "layers"})).compile_layers
+    two_processes = loaded.train_.distributed.model_copy(update={"processes": 2})
+    with pytest.raises(PipelineError, match=r"train\.compile: layers is measured on one GPU only"):
+        training.choose_hardware(loaded.train_.model_copy(update={"compile": "layers", "distributed": two_processes}))
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["train"]["compile"] = "yes"
+    with pytest.raises(PipelineError, match=r"train\.compile: Input should be 'auto', 'layers' or 'none'"):
+        params.parse(raw)
+
+
+def test_compiled_layers_keep_the_names_peft_saves(tiny_qwen3_dir: Path) -> None:
+    """Regional compilation in place: each decoder layer compiles on its first call, and the adapter's
+    parameter names (what save_pretrained writes and a resume loads) are those of the eager model."""
+    from peft import get_peft_model
+
+    settings = params.load(REPO / "params.yaml").train_
+    tokenizer = training.load_tokenizer(tiny_qwen3_dir, "tokens")
+    model, layout = training.load_base(tiny_qwen3_dir, tokenizer, settings, training.Hardware("cpu", "none", "fp32"))
+    model = get_peft_model(model, training.lora_config(settings, layout))
+    names = list(model.state_dict())
+    training.compile_layers(model)
+    layers = model.get_base_model().model.layers
+    assert len(layers) > 0 and all(layer._compiled_call_impl is not None for layer in layers)
+    assert list(model.state_dict()) == names
 
 
 def test_text_markers_add_no_tokens_and_train_no_rows(tiny_model_dir: Path) -> None:
