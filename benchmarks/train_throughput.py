@@ -38,13 +38,15 @@ from typing import Any
 
 import torch
 
+from stages import CUDA_ALLOCATOR_CONF
+
 STACKS = ("seed", "project", "project_compile", "project_eager", "project_liger", "unsloth")
 DEFAULT_STACK = "project"  # what the training stage runs on CUDA with the shipped params
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 LENGTHS = (2048, 3072, 4096)
 # Every stack on PyTorch's expandable segments (Unsloth sets them on import, `qwen-iac` in stages/__init__.py), so
 # reserved memory compares the stacks, not the allocator. Torch reads it when it loads: set for each child process.
-ALLOCATOR = {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}
+ALLOCATOR = {"PYTORCH_CUDA_ALLOC_CONF": CUDA_ALLOCATOR_CONF}
 PACKED_LENGTH = 3072
 
 
@@ -93,21 +95,26 @@ def load_seed(base: Path) -> Any:
                                             task_type="CAUSAL_LM", target_modules=TARGETS))
 
 
-def load_project(base: Path, liger: bool) -> Any:
-    """The stage's model loading for the plain loop (the DDP scaling measurement of benchmarks/multi_gpu.py)."""
-    from peft import get_peft_model
-
-    from stages import params, training
+def project_settings(**update: Any) -> Any:
+    """params.yaml's training settings with the qwen3-14b profile's QLoRA and the seed's dropout, as the
+    other stacks train."""
+    from stages import params
     from tests.tiny_models import REPO
 
     settings = params.load(REPO / "params.yaml").train_
-    settings = settings.model_copy(update={"lora": settings.lora.model_copy(update={"dropout": 0.05})})
+    return settings.model_copy(update={"quantization": "nf4", "precision": "bf16", "gradient_checkpointing": True,
+                                       "lora": settings.lora.model_copy(update={"dropout": 0.05}), **update})
+
+
+def load_project(base: Path) -> Any:
+    """The stage's model loading for the plain loop (the DDP scaling measurement of benchmarks/multi_gpu.py)."""
+    from peft import get_peft_model
+
+    from stages import training
+
+    settings = project_settings()
     tokenizer = training.load_tokenizer(base, settings.style_markers)
     model, layout = training.load_base(base, tokenizer, settings, training.Hardware("cuda", "nf4", "bf16"))
-    if liger:  # what transformers' Trainer does for TrainingArguments(use_liger_kernel=True)
-        from liger_kernel.transformers import _apply_liger_kernel_to_instance
-
-        _apply_liger_kernel_to_instance(model=model)
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.enable_input_require_grads()
     return get_peft_model(model, training.lora_config(settings, layout))
@@ -143,7 +150,7 @@ def measure_loop(stack: str, base: Path, plan: list[tuple[str, list[dict]]], ddp
     elif stack == "seed":
         model = load_seed(base)
     else:
-        model = load_project(base, liger=stack == "project_liger")
+        model = load_project(base)
     result: dict[str, Any] = {"load_s": round(time.perf_counter() - started, 1),
                               "weights_gib": round(torch.cuda.memory_allocated() / 2**30, 2)}
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
@@ -192,16 +199,13 @@ def measure_stage(stack: str, base: Path, plan: list[tuple[str, list[dict]]]) ->
     from stages import params, training
     from tests.tiny_models import REPO
 
-    config = params.load(REPO / "params.yaml")
     eager = stack in ("project_eager", "project_liger")
-    settings = config.train_.model_copy(update={  # the qwen3-14b profile's, and the stack's speed settings
-        "quantization": "nf4", "precision": "bf16", "gradient_checkpointing": True,
-        "paired_styles": True,  # sequential sampling: the rows run in the planned phases' order
-        "lora": config.train_.lora.model_copy(update={"dropout": 0.05}),
-        "compile": "none" if eager else "auto",
-        "activation_offloading": "none" if eager or stack == "project_compile" else "auto"})
+    settings = project_settings(
+        paired_styles=True,  # sequential sampling: the rows run in the planned phases' order
+        compile="none" if eager else "auto",
+        activation_offloading="none" if eager or stack == "project_compile" else "auto")
     rows = [row for _, phase_rows in plan for row in phase_rows]
-    stage = config.train_stage1.model_copy(update={
+    stage = params.load(REPO / "params.yaml").train_stage1.model_copy(update={
         "max_length": max(len(row["input_ids"]) for row in rows), "batch_size": 1, "gradient_accumulation_steps": 1,
         "max_steps": len(rows), "save_steps": 10 * len(rows), "logging_steps": 1, "learning_rate": 1e-4})
     hardware = training.choose_hardware(settings)
@@ -298,8 +302,8 @@ def main() -> None:
     parser.add_argument("--ddp", action="store_true", help="under accelerate launch: every process trains")
     parser.add_argument("--one", choices=STACKS, help=argparse.SUPPRESS)  # a child process: one stack
     args = parser.parse_args()
-    if args.ddp and args.one not in ("project", "project_liger"):
-        parser.error("--ddp places a model per process for the project stacks only")
+    if args.ddp and args.one != "project":
+        parser.error("--ddp places a model per process for the project stack only")
     if args.one:
         plan = phases(args.base, args.steps, tuple(args.lengths), packed=args.one != "seed" and not args.ddp)
         if args.ddp:

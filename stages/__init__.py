@@ -8,8 +8,9 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 # PyTorch's CUDA allocator then grows its segments in place instead of reserving new ones, so reserved GPU memory
 # stays near what training allocates as sequence lengths vary (Unsloth sets the same). Torch reads it once, when
 # it loads: here, before any stage imports it.
+CUDA_ALLOCATOR_CONF = "expandable_segments:True"
 if "PYTORCH_ALLOC_CONF" not in os.environ:
-    os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
+    os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", CUDA_ALLOCATOR_CONF)
 
 
 class PipelineError(Exception):

@@ -47,13 +47,13 @@ def choose_hardware(settings: TrainingParams) -> Hardware:
         raise PipelineError("train.precision: fp16 with nf4 crashes TRL's QLoRA path (use bf16 or fp32)")
     # Both measured on one GPU (benchmarks/train_throughput.py); several processes keep the eager path that
     # benchmarks/multi_gpu.py measured.
-    one_gpu = cuda and settings.distributed.processes == 1
+    processes = settings.distributed.processes
+    one_gpu = cuda and processes == 1
     compile_layers = settings.compile == "layers" or (settings.compile == "auto" and one_gpu)
     offload = settings.activation_offloading == "cpu" or (
         settings.activation_offloading == "auto" and one_gpu and settings.gradient_checkpointing)
     if offload and not cuda:
         raise PipelineError("train.activation_offloading: cpu needs a CUDA GPU (allowed on CPU: auto, none)")
-    processes = settings.distributed.processes
     for key, chosen in (("compile", settings.compile == "layers"), ("activation_offloading", offload)):
         if chosen and processes > 1:
             raise PipelineError(f"train.{key}: {getattr(settings, key)} is measured on one GPU only; with "
