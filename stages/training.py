@@ -64,13 +64,17 @@ def choose_hardware(settings: TrainingParams) -> Hardware:
 def compile_layers(model: Any) -> None:
     """torch.compile each decoder layer in place (regional compilation: one compiled graph serves all the
     layers, and parameter names stay as PEFT saves them). Inductor fuses what runs between the matrix
-    multiplications: RMSNorm, RoPE, SwiGLU, LoRA's dropout, scaling and addition."""
+    multiplications: RMSNorm, RoPE, SwiGLU, LoRA's dropout, scaling and addition; the nf4 layers compute
+    in tensor ops that it compiles too (stages/nf4.py)."""
     from transformers.modeling_layers import GradientCheckpointingLayer
+
+    from stages import nf4
 
     layers = [module for module in model.modules() if isinstance(module, GradientCheckpointingLayer)]
     if not layers:
         raise PipelineError(f"train.compile: no decoder layers found in {type(model).__name__} to compile "
                             "(allowed: auto, layers, none; set none)")
+    nf4.use_tensor_ops(layers)
     for layer in layers:
         layer.compile()  # at the second sequence length dynamo recompiles once, with dynamic shapes
 
@@ -189,6 +193,9 @@ def sft_config(stage: TrainParams, settings: TrainingParams, hardware: Hardware,
         gradient_checkpointing=settings.gradient_checkpointing, activation_offloading=hardware.offload_activations,
         save_strategy="steps", save_steps=stage.save_steps, save_total_limit=2,
         logging_steps=stage.logging_steps, include_num_input_tokens_seen="non_padding",
+        # The NaN filter reads the loss back every step, stalling the GPU. Without it a NaN loss makes the logged
+        # losses and final_loss NaN: a diverged run shows instead of being averaged over.
+        logging_nan_inf_filter=False,
         eval_strategy="no", per_device_eval_batch_size=batch_size,
         train_sampling_strategy="sequential" if settings.paired_styles else "random",
         report_to="none", dataloader_pin_memory=hardware.device == "cuda", disable_tqdm=True)
@@ -205,6 +212,8 @@ def trainer_class(style_rows_lr_multiplier: float = 1.0) -> type:
     class StyleTokenSFTTrainer(SFTTrainer):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
+            self._parameter_count: int | None = None
+            self._trainable_parameters: list[torch.nn.Parameter] | None = None
             # Tied embeddings: PEFT wraps lm_head in a TrainableTokensWrapper that forwards `weight` (the
             # merged rows) but not `bias`, which TRL's fused LM head reads (DESIGN.md decision 4).
             head = self.model.get_output_embeddings()
@@ -218,6 +227,22 @@ def trainer_class(style_rows_lr_multiplier: float = 1.0) -> type:
             if trl_utils._ChunkedLogProbFunction is None:
                 return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+        # Two per-step costs of transformers' loop that walk the whole PEFT model (about 3,400 modules and 1,000
+        # parameters for Qwen3-14B), tens of milliseconds of CPU in which the GPU waited
+        # (benchmarks/train_throughput.py --profile). Both are computed once; the values are the same.
+        def floating_point_ops(self, inputs: dict[str, Any]) -> int:
+            if self._parameter_count is None:
+                self._parameter_count = self.model.num_parameters(exclude_embeddings=True)
+            main_input = getattr(self.model, "main_input_name", "input_ids")
+            return 6 * inputs[main_input].numel() * self._parameter_count if main_input in inputs else 0
+
+        def _clip_grad_norm(self, model: Any) -> Any:
+            if self.is_fsdp_enabled or self.is_deepspeed_enabled:  # they clip their own shards
+                return super()._clip_grad_norm(model)
+            if self._trainable_parameters is None:  # frozen parameters have no gradient to clip
+                self._trainable_parameters = [p for p in model.parameters() if p.requires_grad]
+            return self.accelerator.clip_grad_norm_(self._trainable_parameters, self.args.max_grad_norm)
 
         def create_optimizer(self, model: Any = None) -> Any:
             optimizer = super().create_optimizer(model)

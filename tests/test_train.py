@@ -254,6 +254,40 @@ def test_compiled_layers_keep_the_names_peft_saves(tiny_qwen3_dir: Path) -> None
     assert list(model.state_dict()) == names
 
 
+def test_trainer_step_shortcuts_give_transformers_values(tmp_path: Path, tiny_qwen3_dir: Path) -> None:
+    """The FLOP count and the gradient clipping computed from a cached parameter count and list (the
+    trainer's per-step CPU savings) equal what transformers computes by walking the model each step."""
+    from datasets import Dataset
+    from transformers import Trainer
+
+    settings = params.load(REPO / "params.yaml").train_
+    hardware = training.Hardware("cpu", "none", "fp32")
+    tokenizer = training.load_tokenizer(tiny_qwen3_dir, settings.style_markers)
+    model, layout = training.load_base(tiny_qwen3_dir, tokenizer, settings, hardware)
+    stage = params.load(REPO / "params.yaml").train_stage1
+    args = training.sft_config(stage, settings, hardware, tmp_path, "train_stage1")
+    assert args.logging_nan_inf_filter is False
+    rows = [training.tokenize({"instruction": "List the S3 buckets.", "output": "aws s3 ls", "style": "TERSE"},
+                              tokenizer)]
+    trainer = training.trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(rows),
+                                       processing_class=tokenizer, peft_config=training.lora_config(settings, layout))
+    inputs = {"input_ids": torch.tensor([rows[0]["input_ids"]] * 2)}
+    assert trainer.floating_point_ops(inputs) == Trainer.floating_point_ops(trainer, inputs) > 0
+
+    generator = torch.Generator().manual_seed(0)
+    trainable = [p for p in trainer.model.parameters() if p.requires_grad]
+    gradients = [torch.randn(p.shape, generator=generator) * 10 for p in trainable]  # norm far above max_grad_norm
+    clipped = []
+    for clip in (trainer._clip_grad_norm, lambda model: Trainer._clip_grad_norm(trainer, model)):
+        for parameter, gradient in zip(trainable, gradients, strict=True):
+            parameter.grad = gradient.clone()
+        norm = clip(trainer.model)
+        clipped.append((norm, [parameter.grad.clone() for parameter in trainable]))
+    (ours, our_grads), (theirs, their_grads) = clipped
+    assert float(ours) == float(theirs) > args.max_grad_norm
+    assert all(torch.equal(a, b) for a, b in zip(our_grads, their_grads, strict=True))
+
+
 def test_text_markers_add_no_tokens_and_train_no_rows(tiny_model_dir: Path) -> None:
     tokenizer = training.load_tokenizer(tiny_model_dir, "text")
     assert chat.STYLE_TOKENS["TERSE"] not in tokenizer.get_vocab()
