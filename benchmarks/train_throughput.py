@@ -10,7 +10,8 @@ Stacks:
   `trainable_token_indices`), its SFTConfig and trainer class, stepped by `Trainer.train` (so TRL's bf16
   adapter cast, its fused LM-head loss, gradient clipping and the fused AdamW are all in the time);
   - project: the stage as shipped (`train.compile` and `train.activation_offloading` auto: each decoder layer
-    compiled by torch.compile, checkpointed activations in CPU memory, PyTorch's expandable segments);
+    compiled by torch.compile with its nf4 layers in tensor ops, checkpointed activations in CPU memory,
+    PyTorch's expandable segments);
     project_compile: without the offloading; project_eager: neither (the stage before them);
     project_liger: the eager stage with Liger's RoPE, RMSNorm and SwiGLU kernels (`use_liger_kernel`);
 - unsloth: `FastLanguageModel`, Unsloth's checkpointing, a plain loop (what Unsloth's users run).
@@ -23,6 +24,11 @@ when imported):
 
     python -m benchmarks.train_throughput --out benchmarks/results/train_throughput.json
     python -m benchmarks.train_throughput --stacks unsloth --base /tmp/q14   # add to an existing --out
+    python -m benchmarks.train_throughput --stacks project --lengths 3072 --profile /tmp/profile
+
+`--profile DIR` adds torch.profiler over two 3,072-token steps: DIR/<stack>.txt, the kernels by GPU time,
+and DIR/<stack>.trace.json.gz, the timeline (chrome://tracing, Perfetto), where the GPU's idle stretches
+show which CPU work it waited for. The timings of a profiled run go to DIR/train_throughput.json.
 """
 
 import argparse
@@ -140,7 +146,38 @@ def step_record(times: list[float], tokens: int, losses: list[float], processes:
             "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 2)}
 
 
-def measure_loop(stack: str, base: Path, plan: list[tuple[str, list[dict]]], ddp: bool = False) -> dict[str, Any]:
+class StepProfiler:
+    """torch.profiler over two steps of the 3,072-token phase after its warm-up (`--profile DIR`): the kernels
+    by GPU time, written to DIR/<stack>.txt. `step()` after every training step; a no-op without DIR."""
+
+    def __init__(self, stack: str, plan: list[tuple[str, list[dict]]], out: Path | None) -> None:
+        self.profiler = None
+        names = [name for name, _ in plan]
+        if out is None or "L3072" not in names:
+            return
+        before = sum(len(rows) for _, rows in plan[: names.index("L3072")])
+        out.mkdir(parents=True, exist_ok=True)
+
+        def write(profiler: Any) -> None:
+            table = profiler.key_averages().table(sort_by="self_cuda_time_total", row_limit=45,
+                                                  max_name_column_width=90)
+            (out / f"{stack}.txt").write_text(table)
+            trace = out / f"{stack}.trace.json"  # the timeline, for finding where the GPU waits on the CPU
+            profiler.export_chrome_trace(str(trace))
+            subprocess.run(["gzip", "-f", str(trace)], check=True)
+
+        self.profiler = torch.profiler.profile(
+            activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA],
+            schedule=torch.profiler.schedule(wait=before + 4, warmup=1, active=2, repeat=1), on_trace_ready=write)
+        self.profiler.start()
+
+    def step(self) -> None:
+        if self.profiler is not None:
+            self.profiler.step()
+
+
+def measure_loop(stack: str, base: Path, plan: list[tuple[str, list[dict]]], ddp: bool = False,
+                 profiler: StepProfiler | None = None) -> dict[str, Any]:
     """A plain training loop: the seed recipe, Unsloth, and the project stacks under DDP. `ddp`: under
     `accelerate launch`, every process trains its own copy on its own batch and the LoRA gradients are
     averaged each step, as the training stage's DDP does; tokens/s counts every process."""
@@ -181,6 +218,8 @@ def measure_loop(stack: str, base: Path, plan: list[tuple[str, list[dict]]], ddp
                 torch.cuda.synchronize()
                 times.append(time.perf_counter() - step_start)
                 losses.append(float(loss.detach()))
+                if profiler:
+                    profiler.step()
         except torch.OutOfMemoryError:
             result[name] = "out of memory"
             optimizer.zero_grad(set_to_none=True)
@@ -190,7 +229,8 @@ def measure_loop(stack: str, base: Path, plan: list[tuple[str, list[dict]]], ddp
     return result
 
 
-def measure_stage(stack: str, base: Path, plan: list[tuple[str, list[dict]]]) -> dict[str, Any]:
+def measure_stage(stack: str, base: Path, plan: list[tuple[str, list[dict]]],
+                  profiler: StepProfiler | None = None) -> dict[str, Any]:
     """The training stage's own trainer over the planned rows, one row a step, timed by a callback from the
     start to the end of each optimizer step (forward, backward, clipping, optimizer)."""
     from datasets import Dataset
@@ -237,6 +277,8 @@ def measure_stage(stack: str, base: Path, plan: list[tuple[str, list[dict]]]) ->
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             torch.cuda.synchronize()
             self.times.append(time.perf_counter() - self.started)
+            if profiler:
+                profiler.step()
             if state.global_step in {start + len(rows_) for start, (_, rows_) in zip(boundaries, plan, strict=True)}:
                 self.peaks[boundaries[max(b for b in boundaries if b < state.global_step)]] = (
                     torch.cuda.max_memory_allocated(), torch.cuda.max_memory_reserved())
@@ -300,18 +342,24 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="per length, the first three being warm-up")
     parser.add_argument("--lengths", type=int, nargs="+", default=list(LENGTHS))
     parser.add_argument("--ddp", action="store_true", help="under accelerate launch: every process trains")
+    parser.add_argument("--profile", type=Path, help="write each stack's kernel table (two 3,072-token steps) here")
     parser.add_argument("--one", choices=STACKS, help=argparse.SUPPRESS)  # a child process: one stack
     args = parser.parse_args()
     if args.ddp and args.one != "project":
         parser.error("--ddp places a model per process for the project stack only")
+    if args.profile and args.steps < 7:
+        parser.error("--profile records steps 6 and 7 of the 3,072-token phase: --steps 7 or more")
+    if args.profile:  # profiled steps run slower: their timings go beside the profiles, never into --out
+        args.out = args.profile / "train_throughput.json"
     if args.one:
         plan = phases(args.base, args.steps, tuple(args.lengths), packed=args.one != "seed" and not args.ddp)
+        profiler = StepProfiler(args.one, plan, args.profile)
         if args.ddp:
             result = measure_loop(args.one, args.base, plan, ddp=True)
         elif args.one.startswith("project"):
-            result = measure_stage(args.one, args.base, plan)
+            result = measure_stage(args.one, args.base, plan, profiler)
         else:
-            result = measure_loop(args.one, args.base, plan)
+            result = measure_loop(args.one, args.base, plan, profiler=profiler)
         if int(os.environ.get("RANK", "0")) == 0:
             print("RESULT " + json.dumps(result), flush=True)
         return
@@ -324,7 +372,8 @@ def main() -> None:
                   steps_per_length=args.steps)
     for stack in args.stacks:
         child = subprocess.run([sys.executable, "-m", "benchmarks.train_throughput", "--one", stack, "--base",
-                                str(args.base), "--steps", str(args.steps), "--lengths", *map(str, args.lengths)],
+                                str(args.base), "--steps", str(args.steps), "--lengths", *map(str, args.lengths),
+                                *(["--profile", str(args.profile)] if args.profile else [])],
                                capture_output=True, text=True, env={**os.environ, **ALLOCATOR})
         lines = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")]
         report["stacks"][stack] = json.loads(lines[-1][7:]) if lines else {"error": child.stderr[-3000:]}
