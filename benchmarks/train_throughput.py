@@ -162,9 +162,8 @@ class StepProfiler:
             table = profiler.key_averages().table(sort_by="self_cuda_time_total", row_limit=45,
                                                   max_name_column_width=90)
             (out / f"{stack}.txt").write_text(table)
-            trace = out / f"{stack}.trace.json"  # the timeline, for finding where the GPU waits on the CPU
-            profiler.export_chrome_trace(str(trace))
-            subprocess.run(["gzip", "-f", str(trace)], check=True)
+            # the timeline, for finding where the GPU waits on the CPU (torch gzips it for the suffix)
+            profiler.export_chrome_trace(str(out / f"{stack}.trace.json.gz"))
 
         self.profiler = torch.profiler.profile(
             activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA],
@@ -261,6 +260,7 @@ def measure_stage(stack: str, base: Path, plan: list[tuple[str, list[dict]]],
     if stack == "project_liger":
         args.use_liger_kernel, args.liger_kernel_config = True, {"rope": True, "rms_norm": True, "swiglu": True}
     boundaries = {sum(len(phase_rows) for _, phase_rows in plan[:index]): name for index, (name, _) in enumerate(plan)}
+    ends = {start + len(phase_rows): name for start, (name, phase_rows) in zip(boundaries, plan, strict=True)}
 
     class StepTimer(TrainerCallback):
         def __init__(self) -> None:
@@ -279,9 +279,9 @@ def measure_stage(stack: str, base: Path, plan: list[tuple[str, list[dict]]],
             self.times.append(time.perf_counter() - self.started)
             if profiler:
                 profiler.step()
-            if state.global_step in {start + len(rows_) for start, (_, rows_) in zip(boundaries, plan, strict=True)}:
-                self.peaks[boundaries[max(b for b in boundaries if b < state.global_step)]] = (
-                    torch.cuda.max_memory_allocated(), torch.cuda.max_memory_reserved())
+            if state.global_step in ends:
+                self.peaks[ends[state.global_step]] = (torch.cuda.max_memory_allocated(),
+                                                       torch.cuda.max_memory_reserved())
 
     timer = StepTimer()
     trainer = training.trainer_class()(

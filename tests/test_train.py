@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -238,14 +239,20 @@ def test_refused_before_training(tmp_path: Path, tiny_model_dir: Path) -> None:
         params.parse(raw)
 
 
+def _cpu_base(model_dir: Path) -> tuple[Any, Any, Any, dict]:
+    """params.yaml's training settings, and the stage's tokenizer and base model on CPU in fp32."""
+    settings = params.load(REPO / "params.yaml").train_
+    tokenizer = training.load_tokenizer(model_dir, settings.style_markers)
+    model, layout = training.load_base(model_dir, tokenizer, settings, training.Hardware("cpu", "none", "fp32"))
+    return settings, tokenizer, model, layout
+
+
 def test_compiled_layers_keep_the_names_peft_saves(tiny_qwen3_dir: Path) -> None:
     """Regional compilation in place: each decoder layer compiles on its first call, and the adapter's
     parameter names (what save_pretrained writes and a resume loads) are those of the eager model."""
     from peft import get_peft_model
 
-    settings = params.load(REPO / "params.yaml").train_
-    tokenizer = training.load_tokenizer(tiny_qwen3_dir, "tokens")
-    model, layout = training.load_base(tiny_qwen3_dir, tokenizer, settings, training.Hardware("cpu", "none", "fp32"))
+    settings, _, model, layout = _cpu_base(tiny_qwen3_dir)
     model = get_peft_model(model, training.lora_config(settings, layout))
     names = list(model.state_dict())
     training.compile_layers(model)
@@ -260,12 +267,9 @@ def test_trainer_step_shortcuts_give_transformers_values(tmp_path: Path, tiny_qw
     from datasets import Dataset
     from transformers import Trainer
 
-    settings = params.load(REPO / "params.yaml").train_
-    hardware = training.Hardware("cpu", "none", "fp32")
-    tokenizer = training.load_tokenizer(tiny_qwen3_dir, settings.style_markers)
-    model, layout = training.load_base(tiny_qwen3_dir, tokenizer, settings, hardware)
+    settings, tokenizer, model, layout = _cpu_base(tiny_qwen3_dir)
     stage = params.load(REPO / "params.yaml").train_stage1
-    args = training.sft_config(stage, settings, hardware, tmp_path, "train_stage1")
+    args = training.sft_config(stage, settings, training.Hardware("cpu", "none", "fp32"), tmp_path, "train_stage1")
     assert args.logging_nan_inf_filter is False
     rows = [training.tokenize({"instruction": "List the S3 buckets.", "output": "aws s3 ls", "style": "TERSE"},
                               tokenizer)]
