@@ -288,7 +288,7 @@ def measure_stage(stack: str, base: Path, plan: list[tuple[str, list[dict]]],
         model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
         peft_config=training.lora_config(settings, layout), callbacks=[timer])
     if hardware.compile_layers:  # as stages/train.py does
-        training.compile_layers(trainer.model)
+        training.compile_trainer(trainer)
     result["hardware"] = asdict(hardware)
     try:
         trainer.train()

@@ -136,7 +136,7 @@ def run(params: Params, stage: str, *, base_dir: Path = Path("models/base"), pat
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer,
         peft_config=peft_config, callbacks=[*curves, *(callbacks or [])])
     if hardware.compile_layers:
-        training.compile_layers(trainer.model)
+        training.compile_trainer(trainer)
     # counted before training: under FSDP a parameter is then a view of this process's shard
     trainable_parameters = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     if main:

@@ -79,6 +79,15 @@ def compile_layers(model: Any) -> None:
         layer.compile()  # at the second sequence length dynamo recompiles once, with dynamic shapes
 
 
+def compile_trainer(trainer: Any) -> None:
+    """`compile_layers` on the trainer's model, and its activation offloading, if on, without TRL's per-step
+    synchronisations, which the compiled nf4 layers make needless (stages/offloading.py)."""
+    from stages import offloading
+
+    compile_layers(trainer.model)
+    offloading.drop_step_syncs(getattr(trainer, "maybe_activation_offload_context", None))
+
+
 def load_tokenizer(source: Path, markers: style_tokens.StyleMarkers) -> Any:
     from transformers import AutoTokenizer
 
@@ -209,11 +218,15 @@ def trainer_class(style_rows_lr_multiplier: float = 1.0) -> type:
     from trl import SFTTrainer
     from trl.trainer import utils as trl_utils
 
+    from stages.style_rows import use_style_rows
+
     class StyleTokenSFTTrainer(SFTTrainer):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._parameter_count: int | None = None
             self._trainable_parameters: list[torch.nn.Parameter] | None = None
+            self._pending_token_count: torch.Tensor | None = None
+            use_style_rows(self.model)  # the style rows embedded without a copy of the whole embedding
             # Tied embeddings: PEFT wraps lm_head in a TrainableTokensWrapper that forwards `weight` (the
             # merged rows) but not `bias`, which TRL's fused LM head reads (DESIGN.md decision 4).
             head = self.model.get_output_embeddings()
@@ -243,6 +256,38 @@ def trainer_class(style_rows_lr_multiplier: float = 1.0) -> type:
             if self._trainable_parameters is None:  # frozen parameters have no gradient to clip
                 self._trainable_parameters = [p for p in model.parameters() if p.requires_grad]
             return self.accelerator.clip_grad_norm_(self._trainable_parameters, self.args.max_grad_norm)
+
+        def _track_num_input_tokens(self, inputs: dict[str, Any]) -> None:
+            # transformers reads each step's token count back (`.item()`): the CPU waits there for the backward
+            # pass, then the GPU idles while the CPU clips and launches the optimizer step. The same count is
+            # summed on the device and read where transformers writes it out: logs and checkpoints.
+            mode = self.args.include_num_input_tokens_seen
+            ids = inputs.get(getattr(self.model, "main_input_name", "input_ids"))
+            if mode == "no" or ids is None:
+                return super()._track_num_input_tokens(inputs)
+            pad = getattr(self.processing_class, "pad_token_id", None)
+            if mode == "non_padding" and "attention_mask" in inputs:
+                count = inputs["attention_mask"].sum()
+            elif mode == "non_padding" and pad is not None:  # padding-free rows carry no mask
+                count = (ids != pad).sum()
+            else:  # every token, as transformers counts them; made on the device, not copied there (a copy waits)
+                count = torch.full((), ids.numel(), device=self.args.device)
+            count = self.accelerator.gather(count.to(self.args.device, torch.int64)).sum()
+            pending = self._pending_token_count
+            self._pending_token_count = count if pending is None else pending + count
+
+        def _flush_token_count(self) -> None:
+            if self._pending_token_count is not None:
+                self.state.num_input_tokens_seen += int(self._pending_token_count)
+                self._pending_token_count = None
+
+        def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+            self._flush_token_count()
+            super().log(logs, start_time)
+
+        def _save_checkpoint(self, model: Any, trial: Any) -> None:
+            self._flush_token_count()
+            super()._save_checkpoint(model, trial)
 
         def create_optimizer(self, model: Any = None) -> Any:
             optimizer = super().create_optimizer(model)

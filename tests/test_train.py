@@ -261,20 +261,28 @@ def test_compiled_layers_keep_the_names_peft_saves(tiny_qwen3_dir: Path) -> None
     assert list(model.state_dict()) == names
 
 
-def test_trainer_step_shortcuts_give_transformers_values(tmp_path: Path, tiny_qwen3_dir: Path) -> None:
-    """The FLOP count and the gradient clipping computed from a cached parameter count and list (the
-    trainer's per-step CPU savings) equal what transformers computes by walking the model each step."""
+def _cpu_trainer(tmp_path: Path, model_dir: Path) -> tuple[Any, list[dict]]:
+    """The stage's trainer over one tokenised row, on CPU."""
     from datasets import Dataset
-    from transformers import Trainer
 
-    settings, tokenizer, model, layout = _cpu_base(tiny_qwen3_dir)
+    settings, tokenizer, model, layout = _cpu_base(model_dir)
     stage = params.load(REPO / "params.yaml").train_stage1
     args = training.sft_config(stage, settings, training.Hardware("cpu", "none", "fp32"), tmp_path, "train_stage1")
-    assert args.logging_nan_inf_filter is False
     rows = [training.tokenize({"instruction": "List the S3 buckets.", "output": "aws s3 ls", "style": "TERSE"},
                               tokenizer)]
     trainer = training.trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(rows),
                                        processing_class=tokenizer, peft_config=training.lora_config(settings, layout))
+    return trainer, rows
+
+
+def test_trainer_step_shortcuts_give_transformers_values(tmp_path: Path, tiny_qwen3_dir: Path) -> None:
+    """The FLOP count and the gradient clipping computed from a cached parameter count and list (the
+    trainer's per-step CPU savings) equal what transformers computes by walking the model each step."""
+    from transformers import Trainer
+
+    trainer, rows = _cpu_trainer(tmp_path, tiny_qwen3_dir)
+    args = trainer.args
+    assert args.logging_nan_inf_filter is False
     inputs = {"input_ids": torch.tensor([rows[0]["input_ids"]] * 2)}
     assert trainer.floating_point_ops(inputs) == Trainer.floating_point_ops(trainer, inputs) > 0
 
@@ -290,6 +298,44 @@ def test_trainer_step_shortcuts_give_transformers_values(tmp_path: Path, tiny_qw
     (ours, our_grads), (theirs, their_grads) = clipped
     assert float(ours) == float(theirs) > args.max_grad_norm
     assert all(torch.equal(a, b) for a, b in zip(our_grads, their_grads, strict=True))
+
+
+@pytest.mark.parametrize("mode", ["non_padding", "all"])
+def test_token_count_read_at_logs_and_checkpoints_equals_transformers(tmp_path: Path, tiny_qwen3_dir: Path,
+                                                                     mode: str) -> None:
+    """The tokens seen, summed on the device and read when a log or a checkpoint is written, are the count
+    transformers reads back every step: with an attention mask, padding-free with a pad token, without one."""
+    from transformers import Trainer
+
+    trainer, rows = _cpu_trainer(tmp_path, tiny_qwen3_dir)
+    trainer.args.include_num_input_tokens_seen = mode
+    ids = torch.tensor([rows[0]["input_ids"]])
+    padded = torch.cat([ids, torch.full((1, 5), trainer.processing_class.pad_token_id)], dim=1)
+    batches = [{"input_ids": padded, "attention_mask": (padded != trainer.processing_class.pad_token_id).long()},
+               {"input_ids": padded, "position_ids": torch.arange(padded.shape[1])[None]}]
+    for batch in batches:
+        Trainer._track_num_input_tokens(trainer, batch)
+    expected, trainer.state.num_input_tokens_seen = trainer.state.num_input_tokens_seen, 0
+    assert expected == (2 * ids.shape[1] if mode == "non_padding" else 2 * padded.shape[1])
+    for batch in batches:
+        trainer._track_num_input_tokens(batch)
+    assert trainer.state.num_input_tokens_seen == 0  # nothing read back yet
+    trainer.log({"loss": 1.0})
+    assert trainer.state.num_input_tokens_seen == expected
+    assert trainer.state.log_history[-1]["num_input_tokens_seen"] == expected
+
+    trainer.processing_class.pad_token_id, pad = None, trainer.processing_class.pad_token_id
+    try:  # no pad token: every token of a padding-free row counts, in both
+        Trainer._track_num_input_tokens(trainer, batches[1])
+        expected = trainer.state.num_input_tokens_seen
+        trainer._track_num_input_tokens(batches[1])
+        trainer.state.global_step = 1
+        trainer.create_optimizer_and_scheduler(num_training_steps=1)  # a checkpoint holds their states
+        trainer._save_checkpoint(trainer.model, None)
+    finally:
+        trainer.processing_class.pad_token_id = pad
+    saved = json.loads((tmp_path / "checkpoint-1" / "trainer_state.json").read_text())
+    assert saved["num_input_tokens_seen"] == trainer.state.num_input_tokens_seen == expected + padded.shape[1]
 
 
 def test_text_markers_add_no_tokens_and_train_no_rows(tiny_model_dir: Path) -> None:
