@@ -5,7 +5,7 @@ against bitsandbytes' dequantisation buffers: a device synchronisation, and the 
 again. Leaving, it waits on the host for both streams, so the GPU idles while the CPU clips the gradients,
 launches the optimizer step and zeroes the gradients (benchmarks/train_throughput.py --profile). With the
 decoder layers compiled (`train.compile`), their nf4 layers dequantise in tensor ops (stages/nf4.py) and no
-bitsandbytes buffer is made; the copy stream waits for the compute stream on the device instead.
+bitsandbytes buffer is made; the two streams wait for each other on the device instead.
 """
 
 from typing import Any

@@ -2,9 +2,9 @@
 
 PEFT's `trainable_token_indices` layer writes the trained rows into a copy of the whole embedding at every
 forward pass (`index_copy`) and embeds through that copy, so the backward pass builds a dense gradient for
-it: for Qwen3-14B two transient 151,936 x 5,120 matrices (1.45 GiB each in bf16), where the peak of a QLoRA
-step is otherwise the decoder layers'. Here the frozen embedding embeds every token and the positions of
-the trained tokens take their rows: the same values, and gradients that reach only the trained rows.
+it: for Qwen3-14B two transient 151,936 x 5,120 matrices (1.45 GiB each in bf16), one in the forward pass
+and one at the end of the backward. Here the frozen embedding embeds every token and the positions of the
+trained tokens take their rows: the same values, and gradients that reach only the trained rows.
 """
 
 from typing import Any
