@@ -9,8 +9,8 @@ from peft import get_peft_model
 from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from stages import params, style_rows, training
-from tests.conftest import REPO
+from stages import style_rows, training
+from tests.tiny_models import cpu_base
 
 
 class Shapes(TorchDispatchMode):
@@ -29,9 +29,7 @@ class Shapes(TorchDispatchMode):
 
 
 def test_style_rows_embed_what_peft_embeds_without_a_vocabulary_sized_tensor(tiny_qwen3_dir: Path) -> None:
-    settings = params.load(REPO / "params.yaml").train_
-    tokenizer = training.load_tokenizer(tiny_qwen3_dir, settings.style_markers)
-    model, layout = training.load_base(tiny_qwen3_dir, tokenizer, settings, training.Hardware("cpu", "none", "fp32"))
+    settings, _, model, layout = cpu_base(tiny_qwen3_dir)
     theirs = get_peft_model(model, training.lora_config(settings, layout))
     ours = copy.deepcopy(theirs)
     assert style_rows.use_style_rows(ours) == 1

@@ -20,6 +20,7 @@ from stages.rows import read_jsonl
 from tests.conftest import REPO
 from tests.tiny_models import (
     STEPS,
+    cpu_base,
     effective_embeddings,
     stage2_starts_from_stage1,
     style_rows_survive_stage2,
@@ -239,20 +240,12 @@ def test_refused_before_training(tmp_path: Path, tiny_model_dir: Path) -> None:
         params.parse(raw)
 
 
-def _cpu_base(model_dir: Path) -> tuple[Any, Any, Any, dict]:
-    """params.yaml's training settings, and the stage's tokenizer and base model on CPU in fp32."""
-    settings = params.load(REPO / "params.yaml").train_
-    tokenizer = training.load_tokenizer(model_dir, settings.style_markers)
-    model, layout = training.load_base(model_dir, tokenizer, settings, training.Hardware("cpu", "none", "fp32"))
-    return settings, tokenizer, model, layout
-
-
 def test_compiled_layers_keep_the_names_peft_saves(tiny_qwen3_dir: Path) -> None:
     """Regional compilation in place: each decoder layer compiles on its first call, and the adapter's
     parameter names (what save_pretrained writes and a resume loads) are those of the eager model."""
     from peft import get_peft_model
 
-    settings, _, model, layout = _cpu_base(tiny_qwen3_dir)
+    settings, _, model, layout = cpu_base(tiny_qwen3_dir)
     model = get_peft_model(model, training.lora_config(settings, layout))
     names = list(model.state_dict())
     training.compile_layers(model)
@@ -265,7 +258,7 @@ def _cpu_trainer(tmp_path: Path, model_dir: Path) -> tuple[Any, list[dict]]:
     """The stage's trainer over one tokenised row, on CPU."""
     from datasets import Dataset
 
-    settings, tokenizer, model, layout = _cpu_base(model_dir)
+    settings, tokenizer, model, layout = cpu_base(model_dir)
     stage = params.load(REPO / "params.yaml").train_stage1
     args = training.sft_config(stage, settings, training.Hardware("cpu", "none", "fp32"), tmp_path, "train_stage1")
     rows = [training.tokenize({"instruction": "List the S3 buckets.", "output": "aws s3 ls", "style": "TERSE"},

@@ -220,3 +220,13 @@ def write_random_adapter(root: Path, base_dir: Path, scale: float = 0.1) -> Path
     model.save_pretrained(out, save_embedding_layers=False)
     tokenizer.save_pretrained(out)
     return out
+
+
+def cpu_base(model_dir: Path) -> tuple[Any, Any, Any, dict]:
+    """params.yaml's training settings, and the stage's tokenizer and base model on CPU in fp32."""
+    from stages import params, training
+
+    settings = params.load(REPO / "params.yaml").train_
+    tokenizer = training.load_tokenizer(model_dir, settings.style_markers)
+    model, layout = training.load_base(model_dir, tokenizer, settings, training.Hardware("cpu", "none", "fp32"))
+    return settings, tokenizer, model, layout
