@@ -9,10 +9,11 @@ Stacks:
 - project*: the training stage itself: `stages.training`'s model loading (style-token rows, PEFT
   `trainable_token_indices`), its SFTConfig and trainer class, stepped by `Trainer.train` (so TRL's bf16
   adapter cast, its fused LM-head loss, gradient clipping and the fused AdamW are all in the time);
-  - project: the stage as shipped (`train.compile` and `train.activation_offloading` auto: each decoder layer
-    compiled by torch.compile with its nf4 layers in tensor ops, checkpointed activations in CPU memory,
-    PyTorch's expandable segments);
-    project_compile: without the offloading; project_eager: neither (the stage before them);
+  - project: the stage as shipped (`train.compile`, `train.activation_offloading` and
+    `train.embedding_offloading` auto: each decoder layer compiled by torch.compile with its nf4 layers in
+    tensor ops, checkpointed activations and the frozen input embedding in CPU memory, PyTorch's expandable
+    segments);
+    project_compile: without either offloading; project_eager: none of them (the stage before them);
     project_liger: the eager stage with Liger's RoPE, RMSNorm and SwiGLU kernels (`use_liger_kernel`);
 - unsloth: `FastLanguageModel`, Unsloth's checkpointing, a plain loop (what Unsloth's users run).
 
@@ -235,14 +236,14 @@ def measure_stage(stack: str, base: Path, plan: list[tuple[str, list[dict]]],
     from datasets import Dataset
     from transformers import TrainerCallback
 
-    from stages import params, training
+    from stages import params, sft_trainer, training
     from tests.tiny_models import REPO
 
     eager = stack in ("project_eager", "project_liger")
+    offloading = "none" if eager or stack == "project_compile" else "auto"
     settings = project_settings(
         paired_styles=True,  # sequential sampling: the rows run in the planned phases' order
-        compile="none" if eager else "auto",
-        activation_offloading="none" if eager or stack == "project_compile" else "auto")
+        compile="none" if eager else "auto", activation_offloading=offloading, embedding_offloading=offloading)
     rows = [row for _, phase_rows in plan for row in phase_rows]
     stage = params.load(REPO / "params.yaml").train_stage1.model_copy(update={
         "max_length": max(len(row["input_ids"]) for row in rows), "batch_size": 1, "gradient_accumulation_steps": 1,
@@ -284,12 +285,10 @@ def measure_stage(stack: str, base: Path, plan: list[tuple[str, list[dict]]],
                                                        torch.cuda.max_memory_reserved())
 
     timer = StepTimer()
-    trainer = training.trainer_class()(
+    trainer = sft_trainer.trainer_class()(
         model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
         peft_config=training.lora_config(settings, layout), callbacks=[timer])
-    if hardware.compile_layers:  # as stages/train.py does
-        training.compile_trainer(trainer)
-    result["hardware"] = asdict(hardware)
+    result["hardware"] = asdict(training.apply_hardware(trainer, hardware, settings))  # as stages/train.py does
     try:
         trainer.train()
     except torch.OutOfMemoryError:

@@ -82,6 +82,10 @@ class TrainingParams(Section):
     activation_offloading: Literal["auto", "cpu", "none"] = Field(
         "auto", description="cpu: checkpointed activations wait in CPU memory; auto: cpu on one CUDA GPU with "
                             "gradient checkpointing, else none")
+    embedding_offloading: Literal["auto", "cpu", "none"] = Field(
+        "auto", description="cpu: the frozen input embedding stays in CPU memory and each step's rows are sent to "
+                            "the GPU; auto: cpu on one CUDA GPU when the LM head does not share the table (tied), "
+                            "else none")
     paired_styles: bool = Field(description="both styles of a prompt side by side in one optimizer step")
     lora: LoraParams
     distributed: DistributedParams = DistributedParams()

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from stages import PipelineError, distributed, training
+from stages import PipelineError, distributed, sft_trainer, training
 from stages.params import Params
 from stages.rows import read_jsonl
 
@@ -43,7 +43,7 @@ def _fingerprint(params: Params, stage: str, base_dir: Path, paths: Paths) -> di
     if paths.previous_adapter:
         inputs["previous_adapter"] = training.file_sha256(paths.previous_adapter / "adapter_model.safetensors")
     # How fast a step runs is not what it computes: a run resumes across compile and offloading settings.
-    train = params.train_.model_dump(exclude={"compile", "activation_offloading"})
+    train = params.train_.model_dump(exclude={"compile", "activation_offloading", "embedding_offloading"})
     return {"stage": stage, "params": params.train(stage).model_dump(), "train": train,
             "inputs": inputs}
 
@@ -132,11 +132,10 @@ def run(params: Params, stage: str, *, base_dir: Path = Path("models/base"), pat
         checkpoint = training.latest_checkpoint(checkpoint_dir)
     resume_step = int(Path(checkpoint).name.split("-")[-1]) if checkpoint else None
     curves = [training.curves_callback(live_dir, resume_step)] if main else []
-    trainer = training.trainer_class(stage_params.style_rows_lr_multiplier)(
+    trainer = sft_trainer.trainer_class(stage_params.style_rows_lr_multiplier)(
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer,
         peft_config=peft_config, callbacks=[*curves, *(callbacks or [])])
-    if hardware.compile_layers:
-        training.compile_trainer(trainer)
+    hardware = training.apply_hardware(trainer, hardware, settings)
     # counted before training: under FSDP a parameter is then a view of this process's shard
     trainable_parameters = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     if main:

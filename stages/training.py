@@ -1,11 +1,12 @@
-"""What the two training stages share: the hardware choice, the base model with its style-token layout,
-the tokenised examples with their loss mask, and the TRL trainer (DESIGN.md decisions 2-6)."""
+"""What the two training stages share: the hardware choice and what it applies to the trainer, the base model
+with its style-token layout, the tokenised examples with their loss mask, and the TRL arguments (DESIGN.md
+decisions 2-6); the trainer class is stages/sft_trainer.py."""
 
 import hashlib
 import json
 import random
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ class Hardware:
     precision: str  # bf16 | fp16 | fp32
     compile_layers: bool = False
     offload_activations: bool = False
+    offload_embedding: bool = False
 
     @property
     def dtype(self) -> torch.dtype:
@@ -45,20 +47,23 @@ def choose_hardware(settings: TrainingParams) -> Hardware:
         raise PipelineError(f"train.precision: {precision} needs a CUDA GPU here (allowed on CPU: auto, fp32)")
     if quantization == "nf4" and precision == "fp16":
         raise PipelineError("train.precision: fp16 with nf4 crashes TRL's QLoRA path (use bf16 or fp32)")
-    # Both measured on one GPU (benchmarks/train_throughput.py); several processes keep the eager path that
-    # benchmarks/multi_gpu.py measured.
+    # The three are measured on one GPU (benchmarks/train_throughput.py); several processes keep the eager path
+    # that benchmarks/multi_gpu.py measured.
     processes = settings.distributed.processes
     one_gpu = cuda and processes == 1
     compile_layers = settings.compile == "layers" or (settings.compile == "auto" and one_gpu)
     offload = settings.activation_offloading == "cpu" or (
         settings.activation_offloading == "auto" and one_gpu and settings.gradient_checkpointing)
-    if offload and not cuda:
-        raise PipelineError("train.activation_offloading: cpu needs a CUDA GPU (allowed on CPU: auto, none)")
-    for key, chosen in (("compile", settings.compile == "layers"), ("activation_offloading", offload)):
+    offload_embedding = settings.embedding_offloading == "cpu" or (settings.embedding_offloading == "auto" and one_gpu)
+    chosen_here = {"compile": settings.compile == "layers", "activation_offloading": offload,
+                   "embedding_offloading": offload_embedding}
+    for key, chosen in chosen_here.items():
+        if chosen and key != "compile" and not cuda:
+            raise PipelineError(f"train.{key}: cpu needs a CUDA GPU (allowed on CPU: auto, none)")
         if chosen and processes > 1:
             raise PipelineError(f"train.{key}: {getattr(settings, key)} is measured on one GPU only; with "
                                 f"train.distributed.processes {processes} (allowed: auto, none)")
-    return Hardware("cuda" if cuda else "cpu", quantization, precision, compile_layers, offload)
+    return Hardware("cuda" if cuda else "cpu", quantization, precision, compile_layers, offload, offload_embedding)
 
 
 def compile_layers(model: Any) -> None:
@@ -79,13 +84,22 @@ def compile_layers(model: Any) -> None:
         layer.compile()  # at the second sequence length dynamo recompiles once, with dynamic shapes
 
 
-def compile_trainer(trainer: Any) -> None:
-    """`compile_layers` on the trainer's model, and its activation offloading, if on, without TRL's per-step
-    synchronisations, which the compiled nf4 layers make needless (stages/offloading.py)."""
-    from stages import offloading
+def apply_hardware(trainer: Any, hardware: Hardware, settings: TrainingParams) -> Hardware:
+    """What `hardware` chose beyond TRL's arguments, on the trainer's model: the decoder layers compiled, and
+    then the activation offloading, if on, without TRL's per-step synchronisations, which the compiled nf4
+    layers make needless (stages/offloading.py); the frozen input embedding in CPU memory (stages/embedding.py).
+    Returns what was applied: `embedding_offloading: auto` keeps a table the output layer shares (tied) on the
+    GPU."""
+    from stages import embedding, offloading
 
-    compile_layers(trainer.model)
-    offloading.drop_step_syncs(getattr(trainer, "maybe_activation_offload_context", None))
+    if hardware.compile_layers:
+        compile_layers(trainer.model)
+        offloading.drop_step_syncs(getattr(trainer, "maybe_activation_offload_context", None))
+    refusal = embedding.keep_embedding_on_host(trainer.model) if hardware.offload_embedding else None
+    if refusal and settings.embedding_offloading == "cpu":
+        raise PipelineError(f"train.embedding_offloading: cpu cannot move this model's input embedding to CPU "
+                            f"memory: {refusal} (allowed: auto, none)")
+    return replace(hardware, offload_embedding=False) if refusal else hardware
 
 
 def load_tokenizer(source: Path, markers: style_tokens.StyleMarkers) -> Any:
@@ -208,102 +222,6 @@ def sft_config(stage: TrainParams, settings: TrainingParams, hardware: Hardware,
         eval_strategy="no", per_device_eval_batch_size=batch_size,
         train_sampling_strategy="sequential" if settings.paired_styles else "random",
         report_to="none", dataloader_pin_memory=hardware.device == "cuda", disable_tqdm=True)
-
-
-def trainer_class(style_rows_lr_multiplier: float = 1.0) -> type:
-    """TRL's SFTTrainer with two narrow fixes, both no-ops where they are not needed, and the style rows in
-    their own optimizer group: two embedding rows learn slowly at a LoRA learning rate (textual inversion
-    trains embeddings at a higher rate for the same reason)."""
-    from transformers import Trainer
-    from trl import SFTTrainer
-    from trl.trainer import utils as trl_utils
-
-    from stages.style_rows import use_style_rows
-
-    class StyleTokenSFTTrainer(SFTTrainer):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._parameter_count: int | None = None
-            self._trainable_parameters: list[torch.nn.Parameter] | None = None
-            self._pending_token_count: torch.Tensor | None = None
-            use_style_rows(self.model)  # the style rows embedded without a copy of the whole embedding
-            # Tied embeddings: PEFT wraps lm_head in a TrainableTokensWrapper that forwards `weight` (the
-            # merged rows) but not `bias`, which TRL's fused LM head reads (DESIGN.md decision 4).
-            head = self.model.get_output_embeddings()
-            if hasattr(head, "token_adapter") and "bias" not in vars(head):
-                head.bias = head.token_adapter.base_layer.bias
-
-        def compute_loss(self, model: Any, inputs: dict, return_outputs: bool = False,
-                         num_items_in_batch: Any = None) -> Any:
-            # TRL 1.15's fused LM head runs a Triton kernel, which CPU-only torch lacks: use the model's
-            # own cross-entropy there. On CUDA, TRL's path as is.
-            if trl_utils._ChunkedLogProbFunction is None:
-                return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-
-        # Two per-step costs of transformers' loop that walk the whole PEFT model (about 3,400 modules and 1,000
-        # parameters for Qwen3-14B), tens of milliseconds of CPU in which the GPU waited
-        # (benchmarks/train_throughput.py --profile). Both are computed once; the values are the same.
-        def floating_point_ops(self, inputs: dict[str, Any]) -> int:
-            if self._parameter_count is None:
-                self._parameter_count = self.model.num_parameters(exclude_embeddings=True)
-            main_input = getattr(self.model, "main_input_name", "input_ids")
-            return 6 * inputs[main_input].numel() * self._parameter_count if main_input in inputs else 0
-
-        def _clip_grad_norm(self, model: Any) -> Any:
-            if self.is_fsdp_enabled or self.is_deepspeed_enabled:  # they clip their own shards
-                return super()._clip_grad_norm(model)
-            if self._trainable_parameters is None:  # frozen parameters have no gradient to clip
-                self._trainable_parameters = [p for p in model.parameters() if p.requires_grad]
-            return self.accelerator.clip_grad_norm_(self._trainable_parameters, self.args.max_grad_norm)
-
-        def _track_num_input_tokens(self, inputs: dict[str, Any]) -> None:
-            # transformers reads each step's token count back (`.item()`): the CPU waits there for the backward
-            # pass, then the GPU idles while the CPU clips and launches the optimizer step. The same count is
-            # summed on the device and read where transformers writes it out: logs and checkpoints.
-            mode = self.args.include_num_input_tokens_seen
-            ids = inputs.get(getattr(self.model, "main_input_name", "input_ids"))
-            if mode == "no" or ids is None:
-                return super()._track_num_input_tokens(inputs)
-            pad = getattr(self.processing_class, "pad_token_id", None)
-            if mode == "non_padding" and "attention_mask" in inputs:
-                count = inputs["attention_mask"].sum()
-            elif mode == "non_padding" and pad is not None:  # padding-free rows carry no mask
-                count = (ids != pad).sum()
-            else:  # every token, as transformers counts them; made on the device, not copied there (a copy waits)
-                count = torch.full((), ids.numel(), device=self.args.device)
-            count = self.accelerator.gather(count.to(self.args.device, torch.int64)).sum()
-            pending = self._pending_token_count
-            self._pending_token_count = count if pending is None else pending + count
-
-        def _flush_token_count(self) -> None:
-            if self._pending_token_count is not None:
-                self.state.num_input_tokens_seen += int(self._pending_token_count)
-                self._pending_token_count = None
-
-        def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-            self._flush_token_count()
-            super().log(logs, start_time)
-
-        def _save_checkpoint(self, model: Any, trial: Any) -> None:
-            self._flush_token_count()
-            super()._save_checkpoint(model, trial)
-
-        def create_optimizer(self, model: Any = None) -> Any:
-            optimizer = super().create_optimizer(model)
-            style_rows = [parameter for name, parameter in self.model.named_parameters()
-                          if "trainable_tokens" in name and parameter.requires_grad]
-            already = any(group.get("style_rows") for group in optimizer.param_groups)
-            if style_rows and style_rows_lr_multiplier != 1.0 and not already:
-                moved = {id(p) for p in style_rows}
-                for group in optimizer.param_groups:
-                    group["params"] = [p for p in group["params"] if id(p) not in moved]
-                # Before the scheduler exists, so it scales this group's rate like the others.
-                optimizer.add_param_group({"params": style_rows, "weight_decay": 0.0, "style_rows": True,
-                                           "lr": self.args.learning_rate * style_rows_lr_multiplier})
-            return optimizer
-
-    return StyleTokenSFTTrainer
 
 
 def curves_callback(live_dir: Path, resume_step: int | None) -> Any:

@@ -2,6 +2,7 @@
 layout that must not), stage 2 continuing stage 1's adapter, the replay mix, resuming after a kill, and
 the errors a user gets before any training."""
 
+import copy
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from stages import PipelineError, chat, params, style_tokens, train, training
+from stages import PipelineError, chat, params, sft_trainer, style_tokens, train, training
 from stages.rows import read_jsonl
 from tests.conftest import REPO
 from tests.tiny_models import (
@@ -228,8 +229,9 @@ def test_refused_before_training(tmp_path: Path, tiny_model_dir: Path) -> None:
         with pytest.raises(PipelineError, match=r"train\.precision: bf16 needs a CUDA GPU"):
             training.choose_hardware(on_cpu)
         assert training.choose_hardware(loaded.train_) == training.Hardware("cpu", "none", "fp32")
-        with pytest.raises(PipelineError, match=r"train\.activation_offloading: cpu needs a CUDA GPU"):
-            training.choose_hardware(loaded.train_.model_copy(update={"activation_offloading": "cpu"}))
+        for key in ("activation_offloading", "embedding_offloading"):
+            with pytest.raises(PipelineError, match=rf"train\.{key}: cpu needs a CUDA GPU"):
+                training.choose_hardware(loaded.train_.model_copy(update={key: "cpu"}))
         assert training.choose_hardware(loaded.train_.model_copy(update={"compile": "layers"})).compile_layers
     two_processes = loaded.train_.distributed.model_copy(update={"processes": 2})
     with pytest.raises(PipelineError, match=r"train\.compile: layers is measured on one GPU only"):
@@ -263,7 +265,7 @@ def _cpu_trainer(tmp_path: Path, model_dir: Path) -> tuple[Any, list[dict]]:
     args = training.sft_config(stage, settings, training.Hardware("cpu", "none", "fp32"), tmp_path, "train_stage1")
     rows = [training.tokenize({"instruction": "List the S3 buckets.", "output": "aws s3 ls", "style": "TERSE"},
                               tokenizer)]
-    trainer = training.trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(rows),
+    trainer = sft_trainer.trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(rows),
                                        processing_class=tokenizer, peft_config=training.lora_config(settings, layout))
     return trainer, rows
 
@@ -291,6 +293,55 @@ def test_trainer_step_shortcuts_give_transformers_values(tmp_path: Path, tiny_qw
     (ours, our_grads), (theirs, their_grads) = clipped
     assert float(ours) == float(theirs) > args.max_grad_norm
     assert all(torch.equal(a, b) for a, b in zip(our_grads, their_grads, strict=True))
+
+
+def test_training_mode_walks_only_when_a_module_is_in_the_other_mode(tmp_path: Path, tiny_qwen3_dir: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """transformers calls `model.train()` every step; the trainer's model walks its modules only when one of
+    them is not in the asked mode. A freshly loaded base sits in eval mode under a PEFT model in training mode."""
+    trainer, _ = _cpu_trainer(tmp_path, tiny_qwen3_dir)
+    model = trainer.model
+    walked: list[bool] = []
+    walk = torch.nn.Module.train
+    monkeypatch.setattr(torch.nn.Module, "train", lambda module, mode=True: walked.append(mode) or walk(module, mode))
+    modules = list(model.modules())
+    assert not all(module.training for module in modules)  # the loaded base's modules are in eval mode
+    for mode, walks in ((True, True), (True, False), (False, True), (False, False), (True, True)):
+        walked.clear()
+        assert model.train(mode) is model
+        assert all(module.training == mode for module in modules)
+        assert bool(walked) == walks, (mode, walks)
+    modules[5].eval()  # one module switched by other code: the next call walks again
+    walked.clear()
+    model.train()
+    assert walked and all(module.training for module in modules)
+    model.eval()
+    assert not any(module.training for module in modules)
+
+    copied = copy.deepcopy(model)  # the method goes with the copy and walks the copy's modules
+    assert copied.train() is copied and all(module.training for module in copied.modules())
+    assert not any(module.training for module in modules)
+
+    class CachedLayer(torch.nn.Linear):  # does more in `train` than set the flag, as PEFT's DoRA layers do
+        def train(self, mode: bool = True) -> "CachedLayer":
+            return super().train(mode)
+
+    model.base_model.model.cached = CachedLayer(2, 2)
+    del model.__dict__["train"]
+    assert not sft_trainer.skip_needless_mode_walks(model) and "train" not in model.__dict__
+
+
+def test_embedding_offloading_auto_keeps_a_tied_table_and_cpu_refuses_it(tmp_path: Path,
+                                                                          tiny_model_dir: Path) -> None:
+    """What `apply_hardware` does where the input table cannot leave the GPU: the tiny Llama's LM head is its
+    embedding. `auto` goes on without offloading and says so in the hardware it returns; `cpu` stops with why."""
+    trainer, _ = _cpu_trainer(tmp_path, tiny_model_dir)
+    hardware = training.Hardware("cpu", "none", "fp32", offload_embedding=True)
+    settings = params.load(REPO / "params.yaml").train_
+    assert training.apply_hardware(trainer, hardware, settings) == training.Hardware("cpu", "none", "fp32")
+    with pytest.raises(PipelineError, match=r"train\.embedding_offloading: cpu cannot move this model's input "
+                                            r"embedding to CPU memory: the LM head shares it \(tied embeddings\)"):
+        training.apply_hardware(trainer, hardware, settings.model_copy(update={"embedding_offloading": "cpu"}))
 
 
 @pytest.mark.parametrize("mode", ["non_padding", "all"])
