@@ -87,19 +87,18 @@ def keep_embedding_on_host(model: Any) -> str | None:
     embedding = getattr(embedding, "token_adapter", embedding)  # under PEFT's TrainableTokensWrapper
     table = embedding.base_layer if isinstance(embedding, TrainableTokensLayer) else embedding
     head = model.get_output_embeddings()
-    refusals = {
-        "it is not a plain nn.Embedding": type(table) is not torch.nn.Embedding,
-        "it trains": table.weight.requires_grad,
-        "its max_norm rewrites rows in place": getattr(table, "max_norm", None) is not None,
-        "the LM head shares it (tied embeddings)": model.config.get_text_config().tie_word_embeddings or (
-            type(head) is torch.nn.Linear and head.weight.data_ptr() == table.weight.data_ptr()),
-        "PEFT's trainable-token layer embeds through a copy of it on the GPU": isinstance(
-            embedding, TrainableTokensLayer) and not (isinstance(embedding, StyleRowsEmbedding)
-                                                      and embedding.embeds_rows_itself(embedding.active_adapters)),
-    }
-    for reason, refused in refusals.items():
-        if refused:
-            return reason
+    if type(table) is not torch.nn.Embedding:
+        return "it is not a plain nn.Embedding"
+    if table.weight.requires_grad:
+        return "it trains"
+    if table.max_norm is not None:
+        return "its max_norm rewrites rows in place"
+    if model.config.get_text_config().tie_word_embeddings or (
+            type(head) is torch.nn.Linear and head.weight.data_ptr() == table.weight.data_ptr()):
+        return "the LM head shares it (tied embeddings)"
+    if isinstance(embedding, TrainableTokensLayer) and not (
+            isinstance(embedding, StyleRowsEmbedding) and embedding.embeds_rows_itself(embedding.active_adapters)):
+        return "PEFT's trainable-token layer embeds through a copy of it on the GPU"
     device = table.weight.device
     table.__class__ = HostEmbedding
     table.weight = torch.nn.Parameter(table.weight.detach().cpu(), requires_grad=False)

@@ -8,7 +8,8 @@ import torch
 
 
 def train(model: Any, mode: bool = True) -> Any:
-    """`nn.Module.train` that walks the modules only when some module is in the other mode."""
+    """`nn.Module.train` that walks the modules only when some module is in the other mode. Named as the method
+    it replaces, which is how a pickled bound method finds it again."""
     if any(module.training != mode for module in model.__dict__["_modules_for_mode"]):
         type(model).train(model, mode)
         model.__dict__["_modules_for_mode"] = list(model.modules())
