@@ -211,6 +211,9 @@ def write_random_adapter(root: Path, base_dir: Path, scale: float = 0.1) -> Path
     loaded = params.load(root / "params.yaml")
     tokenizer = training.load_tokenizer(base_dir, "tokens")
     model, layout = training.load_base(base_dir, tokenizer, loaded.train_, training.Hardware("cpu", "none", "fp32"))
+    # LoRA's A matrices start from torch's global generator: seeded, the adapter is the same whichever tests ran
+    # before (a test that reads what the merged model writes failed when a new test changed that order)
+    torch.manual_seed(0)
     model = get_peft_model(model, training.lora_config(loaded.train_, layout))
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
