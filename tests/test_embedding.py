@@ -30,9 +30,22 @@ class Shapes(TorchDispatchMode):
         return out
 
 
+def _peft_base(model_dir: Path) -> tuple[Any, dict]:
+    """The stage's CPU base under the stage's LoRA config, with PEFT's own trainable-token layer."""
+    settings, _, model, layout = cpu_base(model_dir)
+    return get_peft_model(model, training.lora_config(settings, layout)), layout
+
+
+def _spread_rows(layer: TrainableTokensLayer) -> torch.Tensor:
+    """Trained rows away from the table's, so a row from the wrong place shows; returns them."""
+    delta = layer.trainable_tokens_delta["default"]
+    with torch.no_grad():
+        delta.copy_(torch.randn(delta.shape, generator=torch.Generator().manual_seed(0)))
+    return delta
+
+
 def test_style_rows_embed_what_peft_embeds_without_a_vocabulary_sized_tensor(tiny_qwen3_dir: Path) -> None:
-    settings, _, model, layout = cpu_base(tiny_qwen3_dir)
-    theirs = get_peft_model(model, training.lora_config(settings, layout))
+    theirs, layout = _peft_base(tiny_qwen3_dir)
     ours = copy.deepcopy(theirs)
     assert embedding.use_style_rows(ours) == 1
     layers = [next(module for module in peft_model.modules() if isinstance(module, TrainableTokensLayer))
@@ -45,9 +58,7 @@ def test_style_rows_embed_what_peft_embeds_without_a_vocabulary_sized_tensor(tin
     ids = torch.tensor([[rows[1], 11, 12, rows[0], 13, rows[1]], [7, 8, 9, 10, 11, 12]])
     results = []
     for layer in layers:
-        delta = layer.trainable_tokens_delta["default"]
-        with torch.no_grad():  # trained rows away from the base embedding's, so a wrong row shows
-            delta.copy_(torch.randn(delta.shape, generator=torch.Generator().manual_seed(0)))
+        delta = _spread_rows(layer)
         delta.grad = None
         with Shapes() as shapes:
             output = layer(ids)
@@ -63,25 +74,19 @@ def test_style_rows_embed_what_peft_embeds_without_a_vocabulary_sized_tensor(tin
 
 
 def _style_model(model_dir: Path, device: str) -> tuple[Any, list[int]]:
-    settings, _, model, layout = cpu_base(model_dir)
-    model = get_peft_model(model, training.lora_config(settings, layout)).to(device)
+    model, layout = _peft_base(model_dir)
+    model = model.to(device)
     embedding.use_style_rows(model)
-    layer = model.get_input_embeddings().token_adapter  # under PEFT's TrainableTokensWrapper
-    delta = layer.trainable_tokens_delta["default"]
-    with torch.no_grad():  # trained rows away from the table's, so a row from the wrong place shows
-        delta.copy_(torch.randn(delta.shape, generator=torch.Generator().manual_seed(0)))
+    _spread_rows(model.get_input_embeddings().token_adapter)  # under PEFT's TrainableTokensWrapper
     return model, sorted(layout["token_ids"].values())
 
 
 def test_only_an_untied_frozen_table_moves_to_the_host(tiny_qwen3_dir: Path, tiny_model_dir: Path) -> None:
-    settings, _, tied, layout = cpu_base(tiny_model_dir)  # the tiny Llama's LM head is its embedding
-    tied = get_peft_model(tied, training.lora_config(settings, layout))
-    embedding.use_style_rows(tied)
+    tied, _ = _style_model(tiny_model_dir, "cpu")  # the tiny Llama's LM head is its embedding
     assert embedding.keep_embedding_on_host(tied) == "the LM head shares it (tied embeddings)"
     assert not any(isinstance(module, embedding.HostEmbedding) for module in tied.modules())
 
-    settings, _, untied, layout = cpu_base(tiny_qwen3_dir)
-    untied = get_peft_model(untied, training.lora_config(settings, layout))  # PEFT's own layer copies the table
+    untied, _ = _peft_base(tiny_qwen3_dir)  # PEFT's own layer copies the table
     assert embedding.keep_embedding_on_host(untied).startswith("PEFT's trainable-token layer")
 
     model, rows = _style_model(tiny_qwen3_dir, "cpu")

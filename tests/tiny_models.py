@@ -206,15 +206,13 @@ def write_random_adapter(root: Path, base_dir: Path, scale: float = 0.1) -> Path
     import torch
     from peft import get_peft_model
 
-    from stages import params, training
+    from stages import training
 
-    loaded = params.load(root / "params.yaml")
-    tokenizer = training.load_tokenizer(base_dir, "tokens")
-    model, layout = training.load_base(base_dir, tokenizer, loaded.train_, training.Hardware("cpu", "none", "fp32"))
+    settings, tokenizer, model, layout = cpu_base(base_dir, root / "params.yaml")
     # LoRA's A matrices start from torch's global generator: seeded, the adapter is the same whichever tests ran
     # before (a test that reads what the merged model writes failed when a new test changed that order)
     torch.manual_seed(0)
-    model = get_peft_model(model, training.lora_config(loaded.train_, layout))
+    model = get_peft_model(model, training.lora_config(settings, layout))
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for parameter in (p for p in model.parameters() if p.requires_grad):
@@ -225,11 +223,11 @@ def write_random_adapter(root: Path, base_dir: Path, scale: float = 0.1) -> Path
     return out
 
 
-def cpu_base(model_dir: Path) -> tuple[Any, Any, Any, dict]:
-    """params.yaml's training settings, and the stage's tokenizer and base model on CPU in fp32."""
+def cpu_base(model_dir: Path, params_path: Path = REPO / "params.yaml") -> tuple[Any, Any, Any, dict]:
+    """A params file's training settings, and the stage's tokenizer and base model on CPU in fp32."""
     from stages import params, training
 
-    settings = params.load(REPO / "params.yaml").train_
+    settings = params.load(params_path).train_
     tokenizer = training.load_tokenizer(model_dir, settings.style_markers)
     model, layout = training.load_base(model_dir, tokenizer, settings, training.Hardware("cpu", "none", "fp32"))
     return settings, tokenizer, model, layout
